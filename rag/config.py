@@ -1,0 +1,124 @@
+"""Settings: one typed object, read from `RAG_*` environment variables and `rag.toml`.
+
+Precedence, highest first: keyword arguments (tests, entry points), environment
+variables (`RAG_INDEX_DIR=...`), `rag.toml` in the home folder, the defaults below.
+Relative paths are taken relative to `home`, which is the checkout when `rag` runs
+from one (the usual case: the Makefile installs it editable) and the current folder
+otherwise, so `rag` finds its models wherever it is started from.
+
+Only this module and the entry points read the environment; everything else is
+handed a `Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from rag.errors import ConfigError
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+DEFAULT_LLM = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+DEFAULT_EMBEDDER = "multilingual-e5-small"
+
+
+def default_home() -> Path:
+    """The checkout when running from one (it has pyproject.toml and models/), else the current folder."""
+    if (CHECKOUT / "pyproject.toml").is_file() and (CHECKOUT / "models").is_dir():
+        return CHECKOUT
+    return Path.cwd()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", frozen=True)
+
+    home: Path = Field(
+        default_factory=default_home,
+        description="Folder that relative paths below are resolved against (default: the checkout).",
+    )
+    models_dir: Path = Field(Path("models"), description="Where installed model files and folders live.")
+    manifest: Path = Field(
+        Path("models/manifest.toml"), description="The model manifest (which models exist, where they come from)."
+    )
+    index_dir: Path = Field(Path("data/index"), description="The document index folder.")
+    llm: str = Field(DEFAULT_LLM, description="Name of the manifest language model to use.")
+    llm_path: Path | None = Field(
+        None, description="A local GGUF file to use instead of the manifest model (bring your own model)."
+    )
+    embedder: str = Field(DEFAULT_EMBEDDER, description="Name of the manifest embedding model to use.")
+    embedder_path: Path | None = Field(
+        None, description="A local sentence-transformers folder to use instead of the manifest embedder."
+    )
+    n_threads: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1),
+        ge=1,
+        description="CPU threads for the language model and the embedder (default: all cores).",
+    )
+    n_ctx: int = Field(4096, ge=512, description="Context window of the language model, in tokens.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        home = Path(os.environ.get("RAG_HOME") or default_home())
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=home / "rag.toml")
+        return (init_settings, env_settings, toml)
+
+    @field_validator("models_dir", "manifest", "index_dir", "llm_path", "embedder_path", mode="after")
+    @classmethod
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    def resolve(self, path: Path) -> Path:
+        """`path` made absolute against `home`."""
+        return path if path.is_absolute() else self.home / path
+
+    @property
+    def models_path(self) -> Path:
+        return self.resolve(self.models_dir)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.resolve(self.manifest)
+
+    @property
+    def index_path(self) -> Path:
+        return self.resolve(self.index_dir)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and `rag.toml`, or a `ConfigError` saying which value is wrong."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"RAG_{'_'.join(str(x) for x in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings ({problems}). Fix the environment variable or rag.toml.") from None
+    except ValueError as exc:  # a malformed rag.toml surfaces as a plain ValueError / TOMLDecodeError
+        raise ConfigError(f"could not read settings: {exc}. Fix rag.toml.") from None
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """(environment variable, effective value, description) for each setting, for `rag config`."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if isinstance(value, Path) and name != "home":
+            value = settings.resolve(value)
+        rows.append((f"RAG_{name.upper()}", "" if value is None else str(value), field.description or ""))
+    return rows

@@ -1,0 +1,50 @@
+"""The errors a user can act on.
+
+Every error raised on purpose by `rag` is a `RagError`. Its message says what went
+wrong *and* what to do about it, so the edges (the CLI, later the web app) only
+print it: they never add a traceback and never look inside the message text.
+
+This module holds no logic; it only names the failures.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class: a failure with a message meant for the person at the keyboard."""
+
+    exit_code = 1
+
+
+class ConfigError(RagError):
+    """Settings or the model manifest are invalid."""
+
+    exit_code = 2
+
+
+class UnknownModelError(ConfigError):
+    """A model name that the manifest does not know."""
+
+
+class ModelMissingError(RagError):
+    """A model that should be on disk is not there."""
+
+
+class RegistryError(RagError):
+    """The package registry could not be reached, or did not have a package."""
+
+
+class ChecksumError(RagError):
+    """Downloaded or installed bytes do not match the manifest."""
+
+
+class DiskSpaceError(RagError):
+    """Not enough free disk space to install a model."""
+
+
+class ConversionError(RagError):
+    """A model file is not in the format its converter expects."""
+
+
+class LockedError(RagError):
+    """Another `rag` process holds the lock on the same folder."""
