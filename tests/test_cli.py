@@ -1,0 +1,123 @@
+"""The `rag` command as a user sees it: output, exit codes, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import FakeFetcher, sha
+
+from rag import models
+from rag.cli import main
+from rag.config import CHECKOUT
+from rag.manifest import load_manifest
+
+REAL_MANIFEST = CHECKOUT / "models" / "manifest.toml"
+
+TINY = """
+[[models]]
+name = "tiny-llm"
+kind = "llm"
+default = true
+assembly = "concat"
+path = "tiny.gguf"
+size = {size}
+sha256 = "{sha}"
+licence = "MIT"
+upstream = "test"
+parts = [{{package = "tiny-part1", version = "1.0", member = "tiny/part01.bin"}}]
+"""
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_list_shows_every_manifest_model(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("RAG_MANIFEST", str(REAL_MANIFEST))
+    code, out, _ = run(["models", "list"], capsys)
+    assert code == 0
+    for name in ("qwen2.5-coder-0.5b-instruct-q4_k_m", "qwen2.5-coder-1.5b-instruct-q4_k_m", "multilingual-e5-small"):
+        assert name in out
+    assert "491.4 MB" in out and "1.1 GB" in out
+
+
+def test_unknown_model_is_one_line_with_the_known_names(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("RAG_MANIFEST", str(REAL_MANIFEST))
+    code, out, err = run(["models", "install", "llama-70b"], capsys)
+    assert code == 2
+    assert err.startswith("error: unknown model 'llama-70b'. Known: qwen2.5-coder-0.5b-instruct-q4_k_m")
+    assert "Traceback" not in err + out
+
+
+def test_verify_with_nothing_installed_says_what_to_run(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("RAG_MANIFEST", str(REAL_MANIFEST))
+    code, out, err = run(["models", "verify"], capsys)
+    assert code == 1
+    assert "FAIL qwen2.5-coder-0.5b-instruct-q4_k_m" in out
+    assert "run `rag models install qwen2.5-coder-0.5b-instruct-q4_k_m`" in out
+    assert "qwen2.5-coder-1.5b-instruct-q4_k_m: not installed (optional)" in out
+    assert "some models are missing or damaged" in err
+
+
+def test_verify_reports_and_fails_on_a_corrupted_byte(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    data = b"GGUF and some weights"
+    (isolated / "models" / "manifest.toml").write_text(TINY.format(size=len(data), sha=sha(data)))
+    entry = load_manifest(isolated / "models" / "manifest.toml").get("tiny-llm")
+    models.install(entry, isolated / "models", FakeFetcher({"tiny-part1==1.0": {"tiny/part01.bin": data}}))
+
+    code, out, _ = run(["models", "verify"], capsys)
+    assert code == 0
+    assert f"OK  tiny-llm  {isolated / 'models' / 'tiny.gguf'}  21 B  sha256 matches the manifest" in out
+
+    (isolated / "models" / "tiny.gguf").write_bytes(b"GGUF and some weighTs")
+    code, out, _ = run(["models", "verify"], capsys)
+    assert code == 1
+    assert "FAIL tiny-llm" in out and "repair with `rag models install --force tiny-llm`" in out
+
+
+def test_install_when_present_downloads_nothing_and_says_where(isolated: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    data = b"GGUF tiny"
+    (isolated / "models" / "manifest.toml").write_text(TINY.format(size=len(data), sha=sha(data)))
+    (isolated / "models" / "tiny.gguf").write_bytes(data)
+    code, out, _ = run(["models", "install"], capsys)  # the real PipFetcher would fail on tiny-part1: never called
+    assert code == 0
+    assert f"tiny-llm: already installed at {isolated / 'models' / 'tiny.gguf'} (9 B)" in out
+
+
+def test_config_prints_every_setting_with_its_description(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("RAG_INDEX_DIR", "elsewhere/idx")
+    code, out, _ = run(["config"], capsys)
+    assert code == 0
+    assert re.search(
+        rf"^RAG_INDEX_DIR +{re.escape(str(isolated / 'elsewhere' / 'idx'))} +The document index", out, re.M
+    )
+    assert "RAG_LLM_PATH" in out and "RAG_EMBEDDER_PATH" in out and "RAG_N_THREADS" in out
+
+
+def test_bad_setting_is_reported_not_raised(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("RAG_N_THREADS", "0")
+    code, _, err = run(["config"], capsys)
+    assert code == 2
+    assert "RAG_N_THREADS" in err and "Traceback" not in err
+
+
+def test_python_dash_m_rag_is_the_same_command(isolated: Path) -> None:
+    env = {"RAG_HOME": str(isolated), "RAG_MANIFEST": str(REAL_MANIFEST), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "rag", "models", "install", "nope"],
+                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: unknown model 'nope'")
+    assert "Traceback" not in done.stderr
