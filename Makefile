@@ -27,9 +27,7 @@ models: $(STAMP)
 	$(BIN)/rag models install
 
 run: models
-	@echo
-	@echo "Models are installed and verified. The document index (issue #3) and the chat"
-	@echo "(issue #5) have not landed yet, so there is nothing to start on http://127.0.0.1:7860 yet."
+	$(BIN)/python app.py
 
 test: models
 	$(BIN)/python -m pytest

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.console import Console
 from rich.progress import (
@@ -164,16 +164,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_edge(command: Callable[[], int]) -> int:
+    """Run an entry point: a `RagError` becomes one line on stderr and its exit code, never a traceback."""
     try:
-        return int(args.func(args))
+        return int(command())
     except RagError as exc:
         err.print(f"error: {exc}", markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted; nothing was left half-written.")
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_edge(lambda: args.func(args))
 
 
 def main_exit() -> None:

@@ -1,0 +1,36 @@
+"""The browser chat's entry point: `python app.py` (what `make run` starts).
+
+The chat itself (`build_app(pipeline) -> gr.Blocks`) arrives with the answers and UI
+issues (#4, #5); the index with #3. Until then this entry point does the start-up
+checks a real start does (settings, both models installed) and says plainly that
+there is nothing to serve yet. It loads no model and starts no server.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rag import models
+from rag.cli import out, run_edge
+from rag.config import load_settings
+from rag.manifest import load_manifest
+
+
+def start() -> int:
+    settings = load_settings()
+    manifest = load_manifest(settings.manifest_path)
+    out.print(f"language model: {models.llm_path(settings, manifest)}")
+    out.print(f"embedder:       {models.embedder_path(settings, manifest)}")
+    out.print(
+        "The models are ready. The document index and the chat have not landed yet (issues #3 and #5), "
+        "so nothing is served on http://127.0.0.1:7860 yet."
+    )
+    return 0
+
+
+def main() -> int:
+    return run_edge(start)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
