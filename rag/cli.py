@@ -23,7 +23,7 @@ from rich.progress import (
 )
 
 from rag import models
-from rag.config import describe, load_settings
+from rag.config import Settings, describe, load_settings
 from rag.errors import RagError
 from rag.manifest import Manifest, ModelEntry, load_manifest
 
@@ -83,12 +83,14 @@ class ConsoleProgress:
             self.bars.advance(self.task, amount)
 
 
-def _selected(manifest: Manifest, names: Sequence[str], everything: bool) -> list[ModelEntry]:
-    if everything:
-        return list(manifest.models)
-    if names:
-        return [manifest.get(n) for n in names]
-    return manifest.defaults()
+def configured(settings: Settings, manifest: Manifest) -> list[ModelEntry]:
+    """The manifest models the settings use (`RAG_LLM`, `RAG_EMBEDDER`), unless a local path replaces them."""
+    chosen = []
+    if settings.llm_path is None:
+        chosen.append(manifest.get(settings.llm, "llm"))
+    if settings.embedder_path is None:
+        chosen.append(manifest.get(settings.embedder, "embedder"))
+    return chosen
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
@@ -106,7 +108,8 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 def cmd_models_install(args: argparse.Namespace) -> int:
     settings = load_settings()
     manifest = load_manifest(settings.manifest_path)
-    entries = _selected(manifest, args.names, args.all)
+    entries = list(manifest.models) if args.all else [manifest.get(n) for n in args.names]
+    entries = entries or configured(settings, manifest)
     results = []
     with ConsoleProgress(err) as progress:
         for entry in entries:
@@ -120,12 +123,12 @@ def cmd_models_install(args: argparse.Namespace) -> int:
 def cmd_models_verify(args: argparse.Namespace) -> int:
     settings = load_settings()
     manifest = load_manifest(settings.manifest_path)
-    entries = _selected(manifest, args.names, everything=not args.names)
+    required = [manifest.get(n) for n in args.names] or configured(settings, manifest)
+    entries = required if args.names else list(manifest.models)
     failed = False
     for entry in entries:
         status = models.verify(entry, settings.models_path)
-        required = entry.default or bool(args.names)
-        if status.state == "missing" and not required:
+        if status.state == "missing" and entry not in required:
             out.print(f"{entry.name}: not installed (optional)")
             continue
         failed |= not status.ok
@@ -151,13 +154,18 @@ def build_parser() -> argparse.ArgumentParser:
     msub.add_parser("list", help="models in the manifest and whether they are installed").set_defaults(
         func=cmd_models_list
     )
-    inst = msub.add_parser("install", help="install models (default: the default LLM and embedder)")
+    inst = msub.add_parser("install", help="install models (default: the configured RAG_LLM and RAG_EMBEDDER)")
     inst.add_argument("names", nargs="*", metavar="NAME", help="manifest model names")
     inst.add_argument("--all", action="store_true", help="install every model in the manifest")
     inst.add_argument("--force", action="store_true", help="rebuild even if an intact copy is installed")
     inst.set_defaults(func=cmd_models_install)
     ver = msub.add_parser("verify", help="re-check installed models against their checksums")
-    ver.add_argument("names", nargs="*", metavar="NAME", help="manifest model names (default: all)")
+    ver.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="manifest model names (default: all installed; the configured ones must be there)",
+    )
     ver.set_defaults(func=cmd_models_verify)
 
     sub.add_parser("config", help="print the effective settings").set_defaults(func=cmd_config)

@@ -32,6 +32,16 @@ parts = [{{package = "tiny-part1", version = "1.0", member = "tiny/part01.bin"}}
 """
 
 
+def tiny_home(home: Path, monkeypatch: pytest.MonkeyPatch, data: bytes) -> Path:
+    """A manifest with one tiny LLM, configured; the embedder is a local folder (bring your own)."""
+    (home / "models" / "manifest.toml").write_text(TINY.format(size=len(data), sha=sha(data)))
+    (home / "own-embedder").mkdir()
+    (home / "own-embedder" / "modules.json").write_text("[]")
+    monkeypatch.setenv("RAG_LLM", "tiny-llm")
+    monkeypatch.setenv("RAG_EMBEDDER_PATH", str(home / "own-embedder"))
+    return home / "models" / "manifest.toml"
+
+
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main(argv)
     captured = capsys.readouterr()
@@ -71,8 +81,7 @@ def test_verify_with_nothing_installed_says_what_to_run(isolated: Path, monkeypa
 def test_verify_reports_and_fails_on_a_corrupted_byte(isolated: Path, monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     data = b"GGUF and some weights"
-    (isolated / "models" / "manifest.toml").write_text(TINY.format(size=len(data), sha=sha(data)))
-    entry = load_manifest(isolated / "models" / "manifest.toml").get("tiny-llm")
+    entry = load_manifest(tiny_home(isolated, monkeypatch, data)).get("tiny-llm")
     models.install(entry, isolated / "models", FakeFetcher({"tiny-part1==1.0": {"tiny/part01.bin": data}}))
 
     code, out, _ = run(["models", "verify"], capsys)
@@ -85,10 +94,10 @@ def test_verify_reports_and_fails_on_a_corrupted_byte(isolated: Path, monkeypatc
     assert "FAIL tiny-llm" in out and "repair with `rag models install --force tiny-llm`" in out
 
 
-def test_install_when_present_downloads_nothing_and_says_where(isolated: Path,
+def test_install_when_present_downloads_nothing_and_says_where(isolated: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     data = b"GGUF tiny"
-    (isolated / "models" / "manifest.toml").write_text(TINY.format(size=len(data), sha=sha(data)))
+    tiny_home(isolated, monkeypatch, data)
     (isolated / "models" / "tiny.gguf").write_bytes(data)
     code, out, _ = run(["models", "install"], capsys)  # the real PipFetcher would fail on tiny-part1: never called
     assert code == 0
@@ -121,3 +130,16 @@ def test_python_dash_m_rag_is_the_same_command(isolated: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("error: unknown model 'nope'")
     assert "Traceback" not in done.stderr
+
+
+def test_install_and_verify_follow_the_configured_model(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("RAG_MANIFEST", str(REAL_MANIFEST))
+    monkeypatch.setenv("RAG_LLM", "qwen2.5-coder-1.5b-instruct-q4_k_m")
+    code, out, _ = run(["models", "verify"], capsys)
+    assert code == 1
+    assert "FAIL qwen2.5-coder-1.5b-instruct-q4_k_m" in out  # the configured LLM is required ...
+    assert "qwen2.5-coder-0.5b-instruct-q4_k_m: not installed (optional)" in out  # ... the default is not
+    monkeypatch.setenv("RAG_LLM", "qwen-9000")
+    code, _, err = run(["models", "install"], capsys)
+    assert code == 2 and "unknown llm model 'qwen-9000'" in err
