@@ -268,7 +268,7 @@ def verify(entry: ModelEntry, models_dir: Path) -> Status:
     path = models_dir / entry.path
     if not path.exists():
         return Status(entry.name, path, "missing", detail=f"not installed; run `rag models install {entry.name}`")
-    repair = f"repair with `rag models install --force {entry.name}`"
+    repair = f"repair with `rag models install {entry.name}`"
     if entry.assembly == "concat":
         size = path.stat().st_size
         if size != entry.size:

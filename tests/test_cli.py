@@ -91,7 +91,7 @@ def test_verify_reports_and_fails_on_a_corrupted_byte(isolated: Path, monkeypatc
     (isolated / "models" / "tiny.gguf").write_bytes(b"GGUF and some weighTs")
     code, out, _ = run(["models", "verify"], capsys)
     assert code == 1
-    assert "FAIL tiny-llm" in out and "repair with `rag models install --force tiny-llm`" in out
+    assert "FAIL tiny-llm" in out and "repair with `rag models install tiny-llm`" in out
 
 
 def test_install_when_present_downloads_nothing_and_says_where(isolated: Path, monkeypatch: pytest.MonkeyPatch,

@@ -127,7 +127,7 @@ def test_verify_finds_a_flipped_byte_and_says_how_to_repair(tmp_path: Path) -> N
     path.write_bytes(bytes(data))
     bad = models.verify(entry, tmp_path)
     assert bad.state == "corrupt"
-    assert "rag models install --force tiny-llm" in bad.detail
+    assert "rag models install tiny-llm" in bad.detail
     assert models.install(entry, tmp_path, fetcher_for(entry)).state == "installed"  # a plain install repairs it
 
 
