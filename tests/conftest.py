@@ -32,6 +32,23 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def llm_toml(name: str = "tiny-llm", path: str = "tiny.gguf", size: int = 4, sha256: str = "0" * 64) -> str:
+    """A one-part concat LLM entry for hand-made manifests (its part: tiny-part1==1.0, member tiny/part01.bin)."""
+    return f"""
+[[models]]
+name = "{name}"
+kind = "llm"
+default = true
+assembly = "concat"
+path = "{path}"
+size = {size}
+sha256 = "{sha256}"
+licence = "MIT"
+upstream = "test"
+parts = [{{package = "tiny-part1", version = "1.0", member = "tiny/part01.bin"}}]
+"""
+
+
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A clean RAG_HOME in tmp_path with no RAG_* variables leaking in from the caller's shell."""

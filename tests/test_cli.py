@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FakeFetcher, sha
+from conftest import FakeFetcher, llm_toml, sha
 
 from rag import models
 from rag.cli import main
@@ -18,24 +18,10 @@ from rag.manifest import load_manifest
 
 REAL_MANIFEST = CHECKOUT / "models" / "manifest.toml"
 
-TINY = """
-[[models]]
-name = "tiny-llm"
-kind = "llm"
-default = true
-assembly = "concat"
-path = "tiny.gguf"
-size = {size}
-sha256 = "{sha}"
-licence = "MIT"
-upstream = "test"
-parts = [{{package = "tiny-part1", version = "1.0", member = "tiny/part01.bin"}}]
-"""
-
 
 def tiny_home(home: Path, monkeypatch: pytest.MonkeyPatch, data: bytes) -> Path:
     """A manifest with one tiny LLM, configured; the embedder is a local folder (bring your own)."""
-    (home / "models" / "manifest.toml").write_text(TINY.format(size=len(data), sha=sha(data)))
+    (home / "models" / "manifest.toml").write_text(llm_toml(size=len(data), sha256=sha(data)))
     (home / "own-embedder").mkdir()
     (home / "own-embedder" / "modules.json").write_text("[]")
     monkeypatch.setenv("RAG_LLM", "tiny-llm")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import llm_toml
 
 from rag.config import CHECKOUT
 from rag.errors import ConfigError, UnknownModelError
@@ -10,22 +11,9 @@ from rag.manifest import load_manifest, parse_manifest
 
 REAL = CHECKOUT / "models" / "manifest.toml"
 
-ENTRY = """
-[[models]]
-name = "{name}"
-kind = "llm"
-assembly = "concat"
-path = "{path}"
-size = 3
-sha256 = "{sha}"
-licence = "MIT"
-upstream = "nowhere"
-parts = [{{package = "p1", version = "1.0", member = "p/1.bin"}}]
-"""
-
 
 def entry(name: str = "tiny", path: str = "tiny.gguf", sha: str = "0" * 64) -> str:
-    return ENTRY.format(name=name, path=path, sha=sha)
+    return llm_toml(name=name, path=path, size=3, sha256=sha)
 
 
 def test_real_manifest_has_the_three_models_with_pinned_parts() -> None:

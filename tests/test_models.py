@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FakeFetcher, sha
+from conftest import FakeFetcher, llm_toml, sha
 
 from rag import models
 from rag.config import Settings
@@ -180,19 +180,7 @@ def test_unreachable_registry_is_a_clear_error(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-MANIFEST = """
-[[models]]
-name = "tiny-llm"
-kind = "llm"
-default = true
-assembly = "concat"
-path = "tiny.gguf"
-size = 4
-sha256 = "{sha}"
-licence = "MIT"
-upstream = "test"
-parts = [{{package = "p", version = "1", member = "m"}}]
-
+E5_TOML = """
 [[models]]
 name = "tiny-e5"
 kind = "embedder"
@@ -202,14 +190,14 @@ path = "tiny-e5"
 size = 4
 licence = "MIT"
 upstream = "test"
-parts = [{{package = "w", version = "1", member = "w", role = "weights"}},
-         {{package = "t", version = "1", member = "t", role = "tokenizer"}}]
+parts = [{package = "w", version = "1", member = "w", role = "weights"},
+         {package = "t", version = "1", member = "t", role = "tokenizer"}]
 """
 
 
 def test_locating_models_says_how_to_install_them(isolated: Path) -> None:
     tmp_path = isolated
-    manifest = parse_manifest(MANIFEST.format(sha="0" * 64))
+    manifest = parse_manifest(llm_toml() + E5_TOML)
     settings = Settings(home=tmp_path, llm="tiny-llm", embedder="tiny-e5")
     with pytest.raises(ModelMissingError, match="run `rag models install tiny-llm`"):
         models.llm_path(settings, manifest)
@@ -221,7 +209,7 @@ def test_locating_models_says_how_to_install_them(isolated: Path) -> None:
 
 def test_bring_your_own_model_paths(isolated: Path) -> None:
     tmp_path = isolated
-    manifest = parse_manifest(MANIFEST.format(sha="0" * 64))
+    manifest = parse_manifest(llm_toml() + E5_TOML)
     own = tmp_path / "mine.gguf"
     own.write_bytes(b"GGUF\x03\x00\x00\x00")
     assert models.llm_path(Settings(home=tmp_path, llm_path=own), manifest) == own
