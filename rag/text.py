@@ -28,11 +28,10 @@ TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")  # huyền, sắc, ngã, h�
 VOWELS = frozenset("aăâeêioôơuưy")
 MODIFIED = frozenset("ăâêôơư")  # vowels with a circumflex, breve or horn take the tone
 SINGLE = frozenset(VOWELS)
-OPEN_NUCLEI = SINGLE | frozenset(  # noqa: SIM905 (a word list reads better than 34 quoted strings)
-    "ai ao au âu ay ây eo êu ia iu oa oe oi ôi ơi ua uê ui uơ ưa ưi ưu uy "
-    "iêu yêu oai oay oeo uây uôi ươi ươu uya uyu".split()
-)
-CLOSED_NUCLEI = SINGLE | frozenset("oa oă oe oo iê yê uâ uê uô ươ uy uyê".split())  # noqa: SIM905
+_OPEN = "ai ao au âu ay ây eo êu ia iu oa oe oi ôi ơi ua uê ui uơ ưa ưi ưu uy iêu yêu oai oay oeo uây uôi ươi ươu uya uyu"
+OPEN_NUCLEI = SINGLE | frozenset(_OPEN.split())
+_CLOSED = "oa oă oe oo iê yê uâ uê uô ươ uy uyê"
+CLOSED_NUCLEI = SINGLE | frozenset(_CLOSED.split())
 FINALS = frozenset(["", "c", "ch", "m", "n", "ng", "nh", "p", "t"])
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 LETTERS = re.compile(r"[^\W\d_]+")
