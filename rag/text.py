@@ -28,7 +28,10 @@ TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")  # huyền, sắc, ngã, h�
 VOWELS = frozenset("aăâeêioôơuưy")
 MODIFIED = frozenset("ăâêôơư")  # vowels with a circumflex, breve or horn take the tone
 SINGLE = frozenset(VOWELS)
-_OPEN = "ai ao au âu ay ây eo êu ia iu oa oe oi ôi ơi ua uê ui uơ ưa ưi ưu uy " + "iêu yêu oai oay oeo uây uôi ươi ươu uya uyu"
+_OPEN = (
+    "ai ao au âu ay ây eo êu ia iu oa oe oi ôi ơi ua uê ui uơ ưa ưi ưu uy "  # two vowels
+    "iêu yêu oai oay oeo uây uôi ươi ươu uya uyu"  # three
+)
 OPEN_NUCLEI = SINGLE | frozenset(_OPEN.split())
 _CLOSED = "oa oă oe oo iê yê uâ uê uô ươ uy uyê"
 CLOSED_NUCLEI = SINGLE | frozenset(_CLOSED.split())
