@@ -95,7 +95,7 @@ def chunk_text(
     max_tokens: int = 200,
     overlap_tokens: int = 40,
 ) -> list[TextChunk]:
-    """Pack the sentences of `text` into chunks of at most `max_tokens` tokens, overlapping by up to `overlap_tokens`."""
+    """Pack the sentences of `text` into chunks of at most `max_tokens`, overlapping by up to `overlap_tokens`."""
     if not 0 <= overlap_tokens < max_tokens:
         raise ValueError("overlap_tokens must be at least 0 and below max_tokens")
     units: list[tuple[int, int, int]] = []  # (start, end, tokens)
