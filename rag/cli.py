@@ -1,4 +1,4 @@
-"""The `rag` command line: `rag models list | install | verify`, `rag config`.
+"""The `rag` command line: `rag models list | install | verify`, `rag index`, `rag search`, `rag config`.
 
 This is an edge: it reads argv and the environment (through `load_settings`), draws
 progress, and turns a `RagError` into one line on stderr and an exit code, never a
@@ -10,22 +10,19 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from rag import models
+from rag import index as store
+from rag import indexing, models
 from rag.config import Settings, describe, load_settings
+from rag.embed import SentenceTransformerEmbedder
 from rag.errors import RagError
 from rag.manifest import Manifest, ModelEntry, load_manifest
+from rag.progress import ConsoleProgress
+from rag.retrieve import Retriever
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -49,38 +46,6 @@ def human(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000  # type: ignore[assignment]
     raise AssertionError("unreachable")
-
-
-class ConsoleProgress:
-    """Progress bars on a terminal; one line a step otherwise (CI logs, pipes)."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.bars: Progress | None = None
-        self.task: TaskID | None = None
-
-    def __enter__(self) -> ConsoleProgress:
-        if self.console.is_terminal:
-            self.bars = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), TimeRemainingColumn(), console=self.console)  # fmt: skip
-            self.bars.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bars is not None:
-            self.bars.stop()
-
-    def step(self, label: str, total: int | None = None) -> None:
-        if self.bars is None:
-            self.console.print(f"… {label}")
-            return
-        if self.task is not None:
-            self.bars.update(self.task, completed=self.bars.tasks[-1].total or 1, total=self.bars.tasks[-1].total or 1)
-        self.task = self.bars.add_task(label, total=total)
-
-    def advance(self, amount: int) -> None:
-        if self.bars is not None and self.task is not None:
-            self.bars.advance(self.task, amount)
 
 
 def configured(settings: Settings, manifest: Manifest) -> list[ModelEntry]:
@@ -143,6 +108,55 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    manifest = load_manifest(settings.manifest_path)
+    path = models.embedder_path(settings, manifest)
+    name = settings.embedder if settings.embedder_path is None else str(path)
+    return SentenceTransformerEmbedder.load(path, settings.n_threads, name=name)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    paths = [Path(p) for p in args.paths] or [settings.home / "seeds"]
+    embedder = load_embedder(settings)
+    with ConsoleProgress(err) as progress:
+        report = indexing.update(paths, embedder, settings, prune=args.prune, rebuild=args.rebuild, progress=progress)
+    for skipped in report.skipped:
+        err.print(f"skipped {skipped.path}: {skipped.reason}", markup=False)
+    if report.rebuild_reason:
+        out.print(f"rebuilt: {report.rebuild_reason}.", markup=False)
+    rate = f" in {report.embed_seconds:.1f} s ({report.embedded / report.embed_seconds:.1f} chunks/s)" if (
+        report.embedded and report.embed_seconds) else ""  # fmt: skip
+    out.print(
+        f"{len(report.added)} added, {len(report.changed)} changed, {len(report.unchanged)} unchanged, "
+        f"{len(report.removed)} removed, {len(report.kept)} kept from earlier runs; "
+        f"{report.embedded} chunks embedded{rate}; {report.total_chunks} chunks in {settings.index_path}"
+        + ("" if report.written else " (nothing to write: the index is current)"),
+        markup=False,
+    )
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    index = store.load(settings.index_path)
+    retriever = Retriever(index, load_embedder(settings), settings.dense_weight, settings.fusion)
+    hits = retriever.search(args.query, k=args.k or settings.top_k, doc_ids=args.doc or None, diversity=args.mmr)
+    if args.json:
+        rows = [{"rank": rank, "score": h.score, "dense": h.dense, "lexical": h.lexical, **asdict(h.chunk)}
+                for rank, h in enumerate(hits, 1)]  # fmt: skip
+        out.print_json(data=rows)
+        return 0
+    if not hits:
+        out.print("no matching passages.")
+    for rank, hit in enumerate(hits, 1):
+        c = hit.chunk
+        out.print(f"{rank}. [{hit.score:.3f} | dense {hit.dense:.3f} | bm25 {hit.lexical:.2f}] {c.title}"
+                  f"{f' ({c.date})' if c.date else ''} — {c.doc_id}:{c.start}-{c.end}", markup=False)  # fmt: skip
+        out.print(f"   {c.text}", markup=False)
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     print_table(("setting", "value", "description"), describe(settings))
@@ -174,6 +188,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="manifest model names (default: all installed; the configured ones must be there)",
     )
     ver.set_defaults(func=cmd_models_verify)
+
+    idx = sub.add_parser("index", help="index documents (incremental: only what changed is embedded)")
+    idx.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: seeds/)")
+    idx.add_argument("--prune", action="store_true", help="drop indexed documents that are not under PATH any more")
+    idx.add_argument("--rebuild", action="store_true", help="embed everything again, ignoring the current index")
+    idx.set_defaults(func=cmd_index)
+
+    search = sub.add_parser("search", help="print the passages that best match a question")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=None, help="how many passages (default: RAG_TOP_K)")
+    search.add_argument("--doc", action="append", metavar="DOC_ID", help="only this document (repeatable)")
+    search.add_argument("--mmr", type=float, default=None, metavar="DIVERSITY", help="0..1: prefer varied passages")
+    search.add_argument("--json", action="store_true", help="machine-readable output")
+    search.set_defaults(func=cmd_search)
 
     sub.add_parser("config", help="print the effective settings").set_defaults(func=cmd_config)
     return parser

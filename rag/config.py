@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +64,18 @@ class Settings(BaseSettings):
         description="CPU threads for the language model and the embedder (default: all cores).",
     )
     n_ctx: int = Field(4096, ge=512, description="Context window of the language model, in tokens.")
+    chunk_tokens: int = Field(200, ge=32, le=480, description="Chunk size, in the embedder's tokens.")
+    chunk_overlap: int = Field(40, ge=0, description="Tokens of whole sentences repeated between neighbouring chunks.")
+    index_hnsw: bool = Field(
+        False, description="Approximate HNSW search instead of exact (for very large collections)."
+    )
+    dense_weight: float = Field(
+        0.5, ge=0, le=1, description="Weight of dense (e5) scores against BM25 in the fused ranking."
+    )
+    fusion: Literal["weighted", "rrf"] = Field(
+        "weighted", description="How dense and BM25 rankings are combined: min-max weighted scores, or RRF."
+    )
+    top_k: int = Field(5, ge=1, le=50, description="Passages retrieved for a question.")
 
     @classmethod
     def settings_customise_sources(
@@ -77,6 +89,12 @@ class Settings(BaseSettings):
         home = Path(os.environ.get("RAG_HOME") or default_home())
         toml = TomlConfigSettingsSource(settings_cls, toml_file=home / "rag.toml")
         return (init_settings, env_settings, toml)
+
+    @model_validator(mode="after")
+    def _overlap_below_chunk(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_TOKENS")
+        return self
 
     @field_validator("models_dir", "manifest", "index_dir", "llm_path", "embedder_path", mode="after")
     @classmethod

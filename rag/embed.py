@@ -10,6 +10,7 @@ This module does not chunk, index or search.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,10 +25,30 @@ PROMPT_NAMES: dict[Kind, str] = {"query": "query", "passage": "document"}
 class Embedder(Protocol):
     name: str
     dim: int
+    fingerprint: str  # changes when the model's files change: the index rebuilds then
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for `text` (without special tokens or prompt)."""
+        ...
+
+
+def fingerprint(folder: Path) -> str:
+    """A checksum of a model folder: every file's name and size, and the bytes of its small files and of the
+    first and last MiB of large ones (hashing 500 MB of weights on every start would cost seconds)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        size = path.stat().st_size
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{size}\0".encode())
+        with path.open("rb") as f:
+            digest.update(f.read(1 << 20))
+            if size > 2 << 20:
+                f.seek(-(1 << 20), 2)
+                digest.update(f.read())
+    return digest.hexdigest()[:16]
 
 
 def _model_kwargs(path: Path) -> dict[str, object]:
@@ -46,9 +67,10 @@ def _model_kwargs(path: Path) -> dict[str, object]:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local folder; `load` does the expensive part."""
 
-    def __init__(self, model: object, name: str, batch_size: int = 32) -> None:
+    def __init__(self, model: object, name: str, fingerprint: str = "", batch_size: int = 32) -> None:
         self.model = model
         self.name = name
+        self.fingerprint = fingerprint
         self.batch_size = batch_size
         self.dim = int(model.get_embedding_dimension())  # type: ignore[attr-defined]
 
@@ -56,10 +78,15 @@ class SentenceTransformerEmbedder:
     def load(cls, path: Path, n_threads: int = 2, name: str | None = None) -> SentenceTransformerEmbedder:
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
         torch.set_num_threads(n_threads)
+        hf_logging.disable_progress_bar()  # a per-tensor "Loading weights" bar on every start is noise
         model = SentenceTransformer(str(path), device="cpu", local_files_only=True, model_kwargs=_model_kwargs(path))
-        return cls(model, name or path.name)
+        return cls(model, name or path.name, fingerprint(path))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])  # type: ignore[attr-defined]
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
         prompt_name = PROMPT_NAMES[kind]

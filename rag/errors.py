@@ -48,3 +48,19 @@ class ConversionError(RagError):
 
 class LockedError(RagError):
     """Another `rag` process holds the lock on the same folder."""
+
+
+class IndexMissingError(RagError):
+    """No index has been built yet."""
+
+
+class IndexCorruptError(RagError):
+    """The index on disk is damaged, inconsistent or of another format."""
+
+    exit_code = 3
+
+
+class IndexIncompatibleError(RagError):
+    """The index was built with another embedder than the one configured."""
+
+    exit_code = 3

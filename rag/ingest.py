@@ -31,6 +31,7 @@ from rag.chunking import split_sentences
 from rag.text import normalize
 from rag.types import Document, Skipped
 
+CLEANING_VERSION = 1  # bump when cleaning changes its output: the index rebuilds
 TEXT_TYPES = frozenset({".txt", ".md", ".markdown"})
 SUPPORTED = TEXT_TYPES | {".html", ".htm", ".pdf", ".docx"}
 NAV_HEADINGS = frozenset(

@@ -43,12 +43,12 @@ MB = 1 << 20
 class Progress(Protocol):
     """Where long steps report to (the CLI draws bars; tests record)."""
 
-    def step(self, label: str, total: int | None = None) -> None: ...
+    def step(self, label: str, total: int | None = None, unit: str = "B") -> None: ...
     def advance(self, amount: int) -> None: ...
 
 
 class NoProgress:
-    def step(self, label: str, total: int | None = None) -> None:
+    def step(self, label: str, total: int | None = None, unit: str = "B") -> None:
         pass
 
     def advance(self, amount: int) -> None:

@@ -24,6 +24,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+NORMALIZATION_VERSION = 1  # bump when `normalize` changes its output: the index rebuilds
 TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")  # huyền, sắc, ngã, hỏi, nặng
 VOWELS = frozenset("aăâeêioôơuưy")
 MODIFIED = frozenset("ăâêôơư")  # vowels with a circumflex, breve or horn take the tone

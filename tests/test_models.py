@@ -52,7 +52,7 @@ class Recorder:
         self.steps: list[str] = []
         self.bytes = 0
 
-    def step(self, label: str, total: int | None = None) -> None:
+    def step(self, label: str, total: int | None = None, unit: str = "B") -> None:
         self.steps.append(label)
 
     def advance(self, amount: int) -> None:

@@ -1,0 +1,184 @@
+"""The on-disk index: documents, chunks, vectors, FAISS, BM25 and a manifest, swapped in atomically.
+
+Layout: `RAG_INDEX_DIR` (default `data/index`) is a symbolic link to a folder
+`.index-<id>` beside it holding
+
+    manifest.json         format version, build settings (embedder name and fingerprint,
+                          dimension, chunking / cleaning / normalisation versions),
+                          and the content hash and chunk ids of every document
+    documents.jsonl       the cleaned documents (chunks' character spans point into them)
+    chunks.jsonl          the chunks, in vector order
+    vectors.npy           float32 (n, d), unit length: kept so unchanged documents are
+                          never embedded again
+    faiss.index           exact inner product (IndexFlatIP) or HNSW, ids = chunk positions
+    bm25.npz, bm25_vocabulary.json
+
+`write` builds a complete new folder, then replaces the link with one `rename(2)`: a
+reader sees the old index or the new one, never a mix, and a writer killed at any point
+leaves the previous index in place (its half-built folder is removed by the next run).
+`lock` keeps two writers apart. This module stores and loads; `rag.indexing` decides
+what to embed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import IndexCorruptError, IndexMissingError, LockedError
+from rag.lexical import BM25
+from rag.types import Chunk, Document
+
+FORMAT_VERSION = 1
+PREFIX = ".index-"
+REBUILD = "run `rag index --rebuild`"
+
+
+@dataclass(frozen=True)
+class Index:
+    """A loaded index; `positions` of FAISS results index `chunks` and `vectors`."""
+
+    folder: Path
+    settings: dict[str, Any]
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    faiss_index: Any = field(repr=False)
+    bm25: BM25 = field(repr=False)
+
+    def chunk_ids(self, doc_id: str) -> list[str]:
+        return [c.id for c in self.chunks if c.doc_id == doc_id]
+
+
+@contextmanager
+def lock(index_dir: Path) -> Iterator[None]:
+    """Hold the writer's lock for `index_dir`, or raise `LockedError` at once."""
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    with (index_dir.parent / f"{index_dir.name}.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockedError(f"another `rag index` is writing {index_dir}; wait for it to finish.") from None
+        yield
+
+
+def build_faiss(vectors: np.ndarray, hnsw: bool) -> Any:
+    import faiss
+
+    dim = vectors.shape[1]
+    inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT) if hnsw else faiss.IndexFlatIP(dim)
+    index = faiss.IndexIDMap2(inner) if not hnsw else faiss.IndexIDMap(inner)
+    if len(vectors):
+        index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
+    return index
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
+
+
+def write(
+    index_dir: Path,
+    settings: dict[str, Any],
+    documents: Sequence[Document],
+    chunks: Sequence[Chunk],
+    vectors: np.ndarray,
+) -> None:
+    """Write a complete index and make it the live one atomically. Call under `lock`."""
+    import faiss
+
+    if len(chunks) != len(vectors):
+        raise ValueError("one vector per chunk")
+    parent = index_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    folder = parent / f"{PREFIX}{uuid.uuid4().hex[:12]}"
+    folder.mkdir()
+    try:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
+        np.save(folder / "vectors.npy", vectors)
+        faiss.write_index(build_faiss(vectors, bool(settings.get("hnsw"))), str(folder / "faiss.index"))
+        BM25.build([c.text for c in chunks]).save(folder)
+        with (folder / "documents.jsonl").open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in documents)
+        with (folder / "chunks.jsonl").open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "settings": settings,
+            "chunks": len(chunks),
+            "documents": {
+                d.id: {"content_hash": d.content_hash, "chunks": [c.id for c in chunks if c.doc_id == d.id]}
+                for d in documents
+            },
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
+        for path in folder.iterdir():
+            _fsync_file(path)
+        link = parent / f".link-{uuid.uuid4().hex[:12]}"
+        link.symlink_to(folder.name)
+        if index_dir.exists() and not index_dir.is_symlink():
+            index_dir.rename(parent / f"{PREFIX}replaced-{uuid.uuid4().hex[:8]}")  # a plain folder in the way
+        os.replace(link, index_dir)  # the commit point
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    remove_stale(index_dir)
+
+
+def remove_stale(index_dir: Path) -> None:
+    """Delete index folders and links beside `index_dir` that it does not point to (left by killed runs)."""
+    live = index_dir.resolve() if index_dir.is_symlink() else None
+    for path in index_dir.parent.glob(".link-*"):
+        path.unlink(missing_ok=True)
+    for path in index_dir.parent.glob(f"{PREFIX}*"):
+        if path.resolve() != live:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    """The live index's manifest, or None when there is no index yet."""
+    if not index_dir.exists():
+        return None
+    try:
+        manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"the index at {index_dir} is damaged (manifest: {exc}); {REBUILD}.") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        raise IndexCorruptError(f"the index at {index_dir} has another format; {REBUILD}.")
+    return manifest
+
+
+def load(index_dir: Path) -> Index:
+    """Load the live index, or say what to run: `IndexMissingError` / `IndexCorruptError`."""
+    import faiss
+
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise IndexMissingError(f"no index at {index_dir}; run `rag index seeds/` (or the folders to index).")
+    folder = index_dir.resolve()
+    try:
+        documents = {}
+        for line in (folder / "documents.jsonl").read_text(encoding="utf-8").splitlines():
+            document = Document(**json.loads(line))
+            documents[document.id] = document
+        chunks = [Chunk(**json.loads(line)) for line in (folder / "chunks.jsonl").read_text("utf-8").splitlines()]
+        vectors = np.load(folder / "vectors.npy")
+        faiss_index = faiss.read_index(str(folder / "faiss.index"))
+        bm25 = BM25.load(folder)
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        raise IndexCorruptError(f"the index at {index_dir} is damaged ({exc}); {REBUILD}.") from None
+    sizes = {len(chunks), len(vectors), int(faiss_index.ntotal), int(bm25.weights.shape[1]), manifest.get("chunks")}
+    if len(sizes) != 1 or set(documents) != set(manifest["documents"]):
+        raise IndexCorruptError(f"the index at {index_dir} is inconsistent (its parts disagree); {REBUILD}.")
+    return Index(folder, manifest["settings"], documents, chunks, vectors, faiss_index, bm25)

@@ -1,0 +1,169 @@
+"""`rag index`: bring the index up to date with the given files, embedding only what changed.
+
+A document is identified by its path (relative to the home folder) and compared by the
+sha256 of its bytes: unchanged documents keep their chunks and vectors, changed ones are
+chunked and embedded again, documents no longer found are dropped with `prune` (kept
+otherwise, so `rag index one-more.pdf` adds to the index). When the build settings differ
+from the index's (another embedder or model files, other chunk sizes, a new version of
+cleaning, normalisation or chunking) everything is rebuilt and the report says why.
+Nothing is written when nothing changed. Storage and atomicity live in `rag.index`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag import index as store
+from rag.chunking import CHUNKING_VERSION, chunk_text
+from rag.config import Settings
+from rag.embed import Embedder
+from rag.ingest import CLEANING_VERSION, load_documents
+from rag.models import NoProgress, Progress
+from rag.text import NORMALIZATION_VERSION
+from rag.types import Chunk, Document, Skipped
+
+BATCH = 32
+
+
+@dataclass(frozen=True)
+class Report:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # indexed before, not in this run's paths, not pruned
+    skipped: list[Skipped] = field(default_factory=list)
+    rebuild_reason: str | None = None
+    embedded: int = 0
+    embed_seconds: float = 0.0
+    total_chunks: int = 0
+    written: bool = False
+
+
+def build_settings(embedder: Embedder, settings: Settings) -> dict[str, Any]:
+    """What the index's vectors and chunks depend on; any difference means a rebuild."""
+    return {
+        "embedder": embedder.name,
+        "embedder_fingerprint": embedder.fingerprint,
+        "dim": embedder.dim,
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap": settings.chunk_overlap,
+        "chunking_version": CHUNKING_VERSION,
+        "cleaning_version": CLEANING_VERSION,
+        "normalization_version": NORMALIZATION_VERSION,
+        "hnsw": settings.index_hnsw,
+    }
+
+
+def _difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+    changed = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return "the build settings changed (" + "; ".join(changed) + "), so everything is embedded again"
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the embedder sees for a chunk: the document title, then the chunk."""
+    return f"{chunk.title}\n{chunk.text}"
+
+
+def chunk_document(document: Document, embedder: Embedder, settings: Settings) -> list[Chunk]:
+    return [
+        Chunk(c.id, document.id, document.title, document.date, c.start, c.end, c.text)
+        for c in chunk_text(
+            document.id, document.text, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap
+        )
+    ]
+
+
+def update(
+    paths: Sequence[Path],
+    embedder: Embedder,
+    settings: Settings,
+    prune: bool = False,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> Report:
+    """Index `paths` into `settings.index_path`; see the module docstring."""
+    progress = progress or NoProgress()
+    index_dir = settings.index_path
+    progress.step("reading documents")
+    documents, skipped = load_documents(paths, settings.home)
+    wanted = build_settings(embedder, settings)
+    with store.lock(index_dir):
+        old_manifest = None if rebuild else store.read_manifest(index_dir)
+        reason = None
+        if old_manifest is not None and old_manifest["settings"] != wanted:
+            reason, old_manifest = _difference(old_manifest["settings"], wanted), None
+        old = store.load(index_dir) if old_manifest is not None else None
+
+        report = Report(skipped=skipped, rebuild_reason=reason)
+        reused: dict[str, tuple[Document, list[int]]] = {}  # doc id -> (document, positions in old)
+        fresh: list[Document] = []
+        incoming = {d.id for d in documents}
+        positions: dict[str, list[int]] = {}
+        if old is not None:
+            for i, chunk in enumerate(old.chunks):
+                positions.setdefault(chunk.doc_id, []).append(i)
+        for document in documents:
+            before = old.documents.get(document.id) if old else None
+            if before is not None and before.content_hash == document.content_hash:
+                reused[document.id] = (before, positions.get(document.id, []))
+                report.unchanged.append(document.id)
+            else:
+                fresh.append(document)
+                (report.changed if before is not None else report.added).append(document.id)
+        for doc_id, document in old.documents.items() if old else []:
+            if doc_id not in incoming:
+                if prune:
+                    report.removed.append(doc_id)
+                else:
+                    reused[doc_id] = (document, positions.get(doc_id, []))
+                    report.kept.append(doc_id)
+
+        nothing_to_do = old is not None and not fresh and not report.removed
+        if nothing_to_do:
+            return _with(report, total_chunks=len(old.chunks) if old else 0)
+
+        new_chunks = [chunk for document in fresh for chunk in chunk_document(document, embedder, settings)]
+        vectors, seconds = _embed(new_chunks, embedder, progress)
+        all_documents: list[Document] = []
+        all_chunks: list[Chunk] = []
+        parts: list[np.ndarray] = []
+        for doc_id in sorted({*reused, *(d.id for d in fresh)}):
+            if doc_id in reused:
+                document, rows = reused[doc_id]
+                all_chunks.extend(old.chunks[i] for i in rows)  # type: ignore[union-attr]
+                parts.append(old.vectors[rows])  # type: ignore[union-attr]
+            else:
+                document = next(d for d in fresh if d.id == doc_id)
+                rows = [i for i, c in enumerate(new_chunks) if c.doc_id == doc_id]
+                all_chunks.extend(new_chunks[i] for i in rows)
+                parts.append(vectors[rows])
+            all_documents.append(document)
+        matrix = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+        progress.step("writing the index")
+        store.write(index_dir, wanted, all_documents, all_chunks, matrix)
+    return _with(report, embedded=len(new_chunks), embed_seconds=seconds, total_chunks=len(all_chunks), written=True)
+
+
+def _with(report: Report, **changes: Any) -> Report:
+    from dataclasses import replace
+
+    return replace(report, **changes)
+
+
+def _embed(chunks: Sequence[Chunk], embedder: Embedder, progress: Progress) -> tuple[np.ndarray, float]:
+    progress.step(f"embedding {len(chunks)} chunks", total=len(chunks), unit="chunks")
+    started = time.perf_counter()
+    parts = []
+    for i in range(0, len(chunks), BATCH):
+        batch = chunks[i : i + BATCH]
+        parts.append(embedder.embed([embedding_text(c) for c in batch], "passage"))
+        progress.advance(len(batch))
+    vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+    return vectors, time.perf_counter() - started

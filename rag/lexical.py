@@ -1,0 +1,89 @@
+"""BM25 over normalised Vietnamese syllables.
+
+Vietnamese writes one syllable a word, so the tokens are the text's syllables after
+`rag.text.normalize`, lower-cased; numbers keep their separators ("30.087",
+"161/2021") and also count without them ("30087"), so "30.087" and "30087" match.
+No word segmentation and no stop-word list: BM25's idf already discounts "của", "và".
+
+The index is a sparse term-by-chunk matrix of BM25 weights (Okapi BM25, k1 = 1.2,
+b = 0.75) built in one pass; a query's scores for every chunk are one sparse product.
+It is rebuilt from the chunk texts whenever the index is written (that takes seconds;
+embedding is the slow part). This module does not know about files or vectors.
+
+>>> tokenize("Nghị quyết 161/2021/QH14: 30.087 lượt")
+['nghị', 'quyết', '161/2021', '1612021', 'qh14', '30.087', '30087', 'lượt']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from rag.text import normalize
+
+TOKEN = re.compile(r"\d+(?:[.,/]\d+)+|\w+")
+K1, B = 1.2, 0.75
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased syllables and numbers of normalised `text`."""
+    tokens = []
+    for token in TOKEN.findall(normalize(text).casefold()):
+        tokens.append(token)
+        if not token.isalnum() and token[0].isdigit():
+            tokens.append(re.sub(r"\D", "", token))
+    return tokens
+
+
+class BM25:
+    """Okapi BM25 weights for a fixed list of texts, as a (vocabulary × texts) sparse matrix."""
+
+    def __init__(self, vocabulary: dict[str, int], weights: sparse.csr_matrix) -> None:
+        self.vocabulary = vocabulary
+        self.weights = weights  # rows: terms, columns: texts
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> BM25:
+        vocabulary: dict[str, int] = {}
+        rows, cols, counts = [], [], []
+        lengths = np.zeros(len(texts), dtype=np.float32)
+        for col, text in enumerate(texts):
+            tokens = tokenize(text)
+            lengths[col] = len(tokens)
+            for term, count in zip(*np.unique(tokens, return_counts=True), strict=True):
+                rows.append(vocabulary.setdefault(str(term), len(vocabulary)))
+                cols.append(col)
+                counts.append(count)
+        tf = sparse.csr_matrix(
+            (np.asarray(counts, dtype=np.float32), (rows, cols)), shape=(len(vocabulary), len(texts))
+        )
+        n = max(len(texts), 1)
+        df = np.diff(tf.indptr).astype(np.float32)  # texts per term (rows of a csr matrix)
+        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        avg = float(lengths.mean()) if len(texts) else 1.0
+        norm = K1 * (1 - B + B * lengths / max(avg, 1e-9))
+        coo = tf.tocoo()
+        values = idf[coo.row] * coo.data * (K1 + 1) / (coo.data + norm[coo.col])
+        weights = sparse.csr_matrix((values.astype(np.float32), (coo.row, coo.col)), shape=tf.shape)
+        return cls(vocabulary, weights)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every text for `query` (0 where no query term occurs)."""
+        rows = [self.vocabulary[t] for t in tokenize(query) if t in self.vocabulary]
+        if not rows:
+            return np.zeros(self.weights.shape[1], dtype=np.float32)
+        return np.asarray(self.weights[rows].sum(axis=0), dtype=np.float32).ravel()
+
+    def save(self, folder: Path) -> None:
+        sparse.save_npz(folder / "bm25.npz", self.weights)
+        (folder / "bm25_vocabulary.json").write_text(json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25:
+        vocabulary = json.loads((folder / "bm25_vocabulary.json").read_text(encoding="utf-8"))
+        return cls(vocabulary, sparse.load_npz(folder / "bm25.npz").tocsr())
