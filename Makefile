@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine (see README.md):
-#   make run    virtual env + project + default models (+ index + chat, once those land)
+#   make run    virtual env + project + default models + index of seeds/ (+ the chat, once it lands)
 #   make test   the same installs, then the whole test suite (what .ci/run calls)
 # Both are idempotent: pip runs again only when pyproject.toml changed, and
 # `rag models install` re-checks installed models instead of downloading them again.
@@ -28,6 +28,7 @@ models: $(STAMP)
 	$(BIN)/rag models install
 
 run: models
+	$(BIN)/rag index seeds
 	$(BIN)/python app.py
 
 # The tests use the manifest's default models, whatever RAG_LLM / rag.toml choose for the chat.

@@ -1,15 +1,16 @@
 """The browser chat's entry point: `python app.py` (what `make run` starts).
 
 The chat itself (`build_app(pipeline) -> gr.Blocks`) arrives with the answers and UI
-issues (#4, #5); the index with #3. Until then this entry point does the start-up
-checks a real start does (settings, both models installed) and says plainly that
-there is nothing to serve yet. It loads no model and starts no server.
+issues (#4, #5). Until then this entry point does the start-up checks a real start does
+(settings, both models installed, the index readable) and says plainly that there is
+nothing to serve yet. It loads no model and starts no server.
 """
 
 from __future__ import annotations
 
 import sys
 
+from rag import index as store
 from rag import models
 from rag.cli import out, run_edge
 from rag.config import load_settings
@@ -21,8 +22,10 @@ def start() -> int:
     manifest = load_manifest(settings.manifest_path)
     out.print(f"language model: {models.llm_path(settings, manifest)}")
     out.print(f"embedder:       {models.embedder_path(settings, manifest)}")
+    index = store.load(settings.index_path)
+    out.print(f"index:          {settings.index_path} ({len(index.documents)} documents, {len(index.chunks)} chunks)")
     out.print(
-        "The models are ready. The document index and the chat have not landed yet (issues #3 and #5), "
+        'Models and index are ready; try `rag search "câu hỏi"`. The chat has not landed yet (issues #4, #5), '
         "so nothing is served on http://127.0.0.1:7860 yet."
     )
     return 0

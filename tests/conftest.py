@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.config import CHECKOUT, DEFAULT_EMBEDDER, DEFAULT_LLM, Settings
@@ -75,3 +77,30 @@ def real_settings() -> Settings:
         embedder_path=None,
         n_threads=2,
     )
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words vectors: texts sharing syllables are close, so the expected top hit is known.
+
+    Counts what it embeds, so tests can see that unchanged documents are not embedded again.
+    """
+
+    def __init__(self, name: str = "fake", fingerprint: str = "fake-1", dim: int = 64) -> None:
+        self.name, self.fingerprint, self.dim = name, fingerprint, dim
+        self.embedded: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def embed(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        import zlib
+
+        from rag.lexical import tokenize
+
+        self.embedded.extend(texts if kind == "passage" else [])
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in tokenize(text):
+                out[row, zlib.crc32(token.encode()) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
