@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             took = time.perf_counter() - started
             rate = report.embedded / max(report.embed_seconds, 1e-9)
             print(
-                f"indexed {len(report.added)} paragraphs: {report.total_chunks} chunks, {took:.0f} s, {rate:.1f} chunks/s"
+                f"indexed {len(report.added)} paragraphs: {report.total_chunks} chunks, {took:.0f} s, "
+                f"{rate:.1f} chunks/s"
             )
             index = store.load(settings.index_path)
             results = {}
