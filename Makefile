@@ -41,6 +41,6 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m 'not real'
 
 lint: $(STAMP)
-	$(BIN)/ruff check rag tests app.py scripts eval
-	$(BIN)/ruff format --check rag tests app.py scripts eval
+	$(BIN)/ruff check rag tests app.py scripts eval bench
+	$(BIN)/ruff format --check rag tests app.py scripts eval bench
 	$(BIN)/mypy

@@ -60,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run() -> int:
-        questions = [json.loads(line) for line in (args.data / "questions.jsonl").read_text("utf-8").splitlines()]
+        questions = [
+            json.loads(line) for line in (args.data / "questions.jsonl").read_text("utf-8").split("\n") if line
+        ]
         questions = questions[: args.limit]
         with tempfile.TemporaryDirectory() as tmp:
             settings = load_settings(index_dir=Path(tmp) / "index")

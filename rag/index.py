@@ -159,6 +159,12 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
     return manifest
 
 
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    """One JSON object a line. Split on "\n" only: `str.splitlines` would also split inside strings
+    holding U+2028, U+0085 and other Unicode line breaks, which `json.dumps(ensure_ascii=False)` keeps raw."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
+
+
 def load(index_dir: Path) -> Index:
     """Load the live index, or say what to run: `IndexMissingError` / `IndexCorruptError`."""
     import faiss
@@ -169,10 +175,10 @@ def load(index_dir: Path) -> Index:
     folder = index_dir.resolve()
     try:
         documents = {}
-        for line in (folder / "documents.jsonl").read_text(encoding="utf-8").splitlines():
-            document = Document(**json.loads(line))
+        for line in _jsonl(folder / "documents.jsonl"):
+            document = Document(**line)
             documents[document.id] = document
-        chunks = [Chunk(**json.loads(line)) for line in (folder / "chunks.jsonl").read_text("utf-8").splitlines()]
+        chunks = [Chunk(**line) for line in _jsonl(folder / "chunks.jsonl")]
         vectors = np.load(folder / "vectors.npy")
         faiss_index = faiss.read_index(str(folder / "faiss.index"))
         bm25 = BM25.load(folder)

@@ -47,6 +47,16 @@ def test_write_then_load_round_trip(tmp_path: Path) -> None:
     assert manifest["documents"]["doc1.txt"] == {"content_hash": "hash1", "chunks": ["c1"]}
 
 
+def test_texts_with_unicode_line_separators_round_trip(tmp_path: Path) -> None:
+    # Wikipedia text holds U+2028 and U+0085; they must not split the one-object-a-line stores
+    text = "dòng một\u2028dòng hai\x85dòng ba\u2029hết"
+    document = Document("w.txt", "w.txt", "Tiêu\u2028đề", None, None, text, "h")
+    chunk = Chunk("c0", "w.txt", "Tiêu\u2028đề", None, 0, len(text), text)
+    store.write(tmp_path / "index", SETTINGS, [document], [chunk], np.eye(1, 4, dtype=np.float32))
+    loaded = store.load(tmp_path / "index")
+    assert loaded.chunks == [chunk] and loaded.documents["w.txt"] == document
+
+
 def test_replacing_leaves_only_the_live_folder(tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     store.write(index_dir, SETTINGS, *tiny(2))
