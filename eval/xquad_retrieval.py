@@ -10,6 +10,7 @@ The index is built with `rag.indexing` into a folder of its own, never into the 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 import tempfile
@@ -18,12 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
 
 from rag import index as store
 from rag import indexing
 from rag.cli import load_embedder, run_edge
 from rag.config import load_settings
 from rag.embed import Embedder, Kind
+from rag.progress import ConsoleProgress
 from rag.retrieve import Retriever
 
 CONFIGS = {
@@ -52,10 +55,30 @@ class QueryCache:
         return self.cache[texts[0]]
 
 
+def write_distractors(viwiki: Path, count: int, folder: Path) -> Path:
+    """The first `count` viwiki passages not from an article on an XQuAD topic, one file each (title, then text)."""
+    overlap = set((viwiki / "xquad_topic_overlap.txt").read_text("utf-8").split("\n")) - {""}
+    out = folder / "viwiki"
+    out.mkdir()
+    written = 0
+    with gzip.open(viwiki / "passages.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            passage = json.loads(line)
+            if passage["doc"] in overlap:
+                continue
+            (out / f"{passage['id']}.txt").write_text(f"{passage['title']}\n{passage['text']}", encoding="utf-8")
+            written += 1
+            if written == count:
+                break
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/xquad_vi"), help="the xquad_vi folder")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--distractors", type=int, default=0, help="add the first N viwiki passages to the corpus")
+    parser.add_argument("--viwiki", type=Path, default=None, help="the viwiki folder (default: beside --data)")
     parser.add_argument("--out", type=Path, default=Path("eval/results/xquad-retrieval.json"))
     args = parser.parse_args(argv)
 
@@ -67,8 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             settings = load_settings(index_dir=Path(tmp) / "index")
             embedder = QueryCache(load_embedder(settings))
+            corpus = [args.data / "corpus_contexts"]
+            if args.distractors:
+                corpus.append(
+                    write_distractors(args.viwiki or args.data.parent / "viwiki", args.distractors, Path(tmp))
+                )
             started = time.perf_counter()
-            report = indexing.update([args.data / "corpus_contexts"], embedder, settings)
+            with ConsoleProgress(Console(stderr=True)) as progress:
+                report = indexing.update(corpus, embedder, settings, progress=progress)
             took = time.perf_counter() - started
             rate = report.embedded / max(report.embed_seconds, 1e-9)
             print(
@@ -97,7 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{name:13s} recall@1 {results[name]['recall@1']:.3f}  recall@5 {results[name]['recall@5']:.3f}  "
                       f"MRR {results[name]['mrr']:.3f}  p50 {results[name]['search_ms_p50']:.0f} ms")  # fmt: skip
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"questions": len(questions), "results": results}, indent=2) + "\n")
+        summary = {"questions": len(questions), "distractors": args.distractors, "chunks": report.total_chunks,
+                   "chunks_per_s": rate, "results": results}  # fmt: skip
+        args.out.write_text(json.dumps(summary, indent=2) + "\n")
         return 0
 
     return run_edge(run)
