@@ -86,7 +86,9 @@ class SentenceTransformerEmbedder:
         return cls(model, name or path.name, fingerprint(path))
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])  # type: ignore[attr-defined]
+        # verbose=False: counting a sentence longer than 512 tokens (before the chunker cuts it) is not an error
+        tokens = self.model.tokenizer(text, add_special_tokens=False, verbose=False)  # type: ignore[attr-defined]
+        return len(tokens["input_ids"])
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
         prompt_name = PROMPT_NAMES[kind]
