@@ -64,3 +64,7 @@ class IndexIncompatibleError(RagError):
     """The index was built with another embedder than the one configured."""
 
     exit_code = 3
+
+
+class NothingToIndexError(RagError):
+    """The paths given to `rag index` hold no readable document, and there is no index yet."""

@@ -1,7 +1,7 @@
 """The on-disk index: documents, chunks, vectors, FAISS, BM25 and a manifest, swapped in atomically.
 
 Layout: `RAG_INDEX_DIR` (default `data/index`) is a symbolic link to a folder
-`.index-<id>` beside it holding
+`.<name>-<id>` beside it (`.index-<id>` for `data/index`) holding
 
     manifest.json         format version, build settings (embedder name and fingerprint,
                           dimension, chunking / cleaning / normalisation versions),
@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import uuid
+import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -35,12 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import IndexCorruptError, IndexMissingError, LockedError
+from rag.errors import ConfigError, IndexCorruptError, IndexMissingError, LockedError
 from rag.lexical import BM25
 from rag.types import Chunk, Document
 
 FORMAT_VERSION = 1
-PREFIX = ".index-"
 REBUILD = "run `rag index --rebuild`"
 
 
@@ -102,10 +102,15 @@ def write(
         raise ValueError("one vector per chunk")
     parent = index_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
-    folder = parent / f"{PREFIX}{uuid.uuid4().hex[:12]}"
+    if index_dir.exists() and not index_dir.is_symlink():
+        raise ConfigError(
+            f"RAG_INDEX_DIR points at {index_dir}, an existing folder that is not a rag index; "
+            "point it at a new path (rag never replaces a folder it did not make)."
+        )
+    folder = parent / f"{_prefix(index_dir)}{uuid.uuid4().hex[:12]}"
     folder.mkdir()
     try:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         np.save(folder / "vectors.npy", vectors)
         faiss.write_index(build_faiss(vectors, bool(settings.get("hnsw"))), str(folder / "faiss.index"))
         BM25.build([c.text for c in chunks]).save(folder)
@@ -125,37 +130,59 @@ def write(
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
         for path in folder.iterdir():
             _fsync_file(path)
-        link = parent / f".link-{uuid.uuid4().hex[:12]}"
+        link = parent / f"{_prefix(index_dir)}link-{uuid.uuid4().hex[:12]}"
         link.symlink_to(folder.name)
-        if index_dir.exists() and not index_dir.is_symlink():
-            index_dir.rename(parent / f"{PREFIX}replaced-{uuid.uuid4().hex[:8]}")  # a plain folder in the way
+        _fsync_dir(parent)
         os.replace(link, index_dir)  # the commit point
+        _fsync_dir(parent)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     remove_stale(index_dir)
 
 
+def _prefix(index_dir: Path) -> str:
+    """Names of this index's folders and temporary links: other indexes in the same parent are never touched."""
+    return f".{index_dir.name}-"
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def remove_stale(index_dir: Path) -> None:
-    """Delete index folders and links beside `index_dir` that it does not point to (left by killed runs)."""
+    """Delete this index's folders and links that the live link does not point to (left by killed runs).
+
+    Call under `lock`: another writer of the same index could be building one of them.
+    """
     live = index_dir.resolve() if index_dir.is_symlink() else None
-    for path in index_dir.parent.glob(".link-*"):
-        path.unlink(missing_ok=True)
-    for path in index_dir.parent.glob(f"{PREFIX}*"):
-        if path.resolve() != live:
+    for path in index_dir.parent.glob(f"{_prefix(index_dir)}*"):
+        if path.is_symlink():
+            path.unlink(missing_ok=True)
+        elif path.resolve() != live:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def read_manifest(index_dir: Path) -> dict[str, Any] | None:
-    """The live index's manifest, or None when there is no index yet."""
+def read_manifest(index_dir: Path, folder: Path | None = None) -> dict[str, Any] | None:
+    """The live index's manifest (read from `folder`, the link resolved once), or None when there is no index."""
     if not index_dir.exists():
         return None
+    folder = folder or index_dir.resolve()
     try:
-        manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(f"the index at {index_dir} is damaged (manifest: {exc}); {REBUILD}.") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
-        raise IndexCorruptError(f"the index at {index_dir} has another format; {REBUILD}.")
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT_VERSION
+        or not isinstance(manifest.get("settings"), dict)
+        or not isinstance(manifest.get("documents"), dict)
+    ):
+        raise IndexCorruptError(f"the index at {index_dir} has another format or is damaged; {REBUILD}.")
     return manifest
 
 
@@ -169,10 +196,10 @@ def load(index_dir: Path) -> Index:
     """Load the live index, or say what to run: `IndexMissingError` / `IndexCorruptError`."""
     import faiss
 
-    manifest = read_manifest(index_dir)
+    folder = index_dir.resolve()  # once: a writer may swap the link meanwhile
+    manifest = read_manifest(index_dir, folder)
     if manifest is None:
         raise IndexMissingError(f"no index at {index_dir}; run `rag index seeds/` (or the folders to index).")
-    folder = index_dir.resolve()
     try:
         documents = {}
         for line in _jsonl(folder / "documents.jsonl"):
@@ -182,7 +209,7 @@ def load(index_dir: Path) -> Index:
         vectors = np.load(folder / "vectors.npy")
         faiss_index = faiss.read_index(str(folder / "faiss.index"))
         bm25 = BM25.load(folder)
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
         raise IndexCorruptError(f"the index at {index_dir} is damaged ({exc}); {REBUILD}.") from None
     sizes = {len(chunks), len(vectors), int(faiss_index.ntotal), int(bm25.weights.shape[1]), manifest.get("chunks")}
     if len(sizes) != 1 or set(documents) != set(manifest["documents"]):

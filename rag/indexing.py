@@ -3,10 +3,13 @@
 A document is identified by its path (relative to the home folder) and compared by the
 sha256 of its bytes: unchanged documents keep their chunks and vectors, changed ones are
 chunked and embedded again, documents no longer found are dropped with `prune` (kept
-otherwise, so `rag index one-more.pdf` adds to the index). When the build settings differ
+otherwise, so `rag index one-more.pdf` adds to the index; `prune` only drops documents that
+were under one of the paths given). When the build settings differ
 from the index's (another embedder or model files, other chunk sizes, a new version of
 cleaning, normalisation or chunking) everything is rebuilt and the report says why.
-Nothing is written when nothing changed. Storage and atomicity live in `rag.index`.
+A rebuild keeps documents from earlier runs, embedding their stored text again. Nothing is
+written when nothing changed; switching FAISS between exact and HNSW reuses the vectors.
+Storage and atomicity live in `rag.index`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from rag import index as store
 from rag.chunking import CHUNKING_VERSION, chunk_text
 from rag.config import Settings
 from rag.embed import Embedder
+from rag.errors import IndexCorruptError, NothingToIndexError
 from rag.ingest import CLEANING_VERSION, load_documents
 from rag.models import NoProgress, Progress
 from rag.text import NORMALIZATION_VERSION
@@ -61,6 +65,11 @@ def build_settings(embedder: Embedder, settings: Settings) -> dict[str, Any]:
     }
 
 
+def _core(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings the vectors and chunks depend on (the FAISS kind is rebuilt from stored vectors)."""
+    return {k: v for k, v in settings.items() if k != "hnsw"}
+
+
 def _difference(old: dict[str, Any], new: dict[str, Any]) -> str:
     changed = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     return "the build settings changed (" + "; ".join(changed) + "), so everything is embedded again"
@@ -95,11 +104,21 @@ def update(
     documents, skipped = load_documents(paths, settings.home)
     wanted = build_settings(embedder, settings)
     with store.lock(index_dir):
-        old_manifest = None if rebuild else store.read_manifest(index_dir)
-        reason = None
-        if old_manifest is not None and old_manifest["settings"] != wanted:
-            reason, old_manifest = _difference(old_manifest["settings"], wanted), None
-        old = store.load(index_dir) if old_manifest is not None else None
+        try:
+            previous = store.load(index_dir) if store.read_manifest(index_dir) is not None else None
+        except IndexCorruptError:
+            if not rebuild:
+                raise
+            previous = None  # --rebuild over a damaged index: start from the files alone
+        reason = "--rebuild was asked for" if rebuild and previous is not None else None
+        if previous is not None and _core(previous.settings) != _core(wanted):
+            reason = _difference(_core(previous.settings), _core(wanted))
+        # with a rebuild, nothing is reused: documents from earlier runs are embedded again from their stored text
+        old = previous if reason is None else None
+        if previous is None and not documents:
+            raise NothingToIndexError(
+                "found no document to index under " + ", ".join(str(p) for p in paths) + " (see the skipped files)."
+            )
 
         report = Report(skipped=skipped, rebuild_reason=reason)
         reused: dict[str, tuple[Document, list[int]]] = {}  # doc id -> (document, positions in old)
@@ -110,24 +129,29 @@ def update(
             for i, chunk in enumerate(old.chunks):
                 positions.setdefault(chunk.doc_id, []).append(i)
         for document in documents:
-            before = old.documents.get(document.id) if old else None
-            if before is not None and before.content_hash == document.content_hash:
-                reused[document.id] = (before, positions.get(document.id, []))
-                report.unchanged.append(document.id)
+            before = previous.documents.get(document.id) if previous else None
+            same = before is not None and before.content_hash == document.content_hash
+            if same and old is not None:
+                reused[document.id] = (document, positions.get(document.id, []))
             else:
-                fresh.append(document)
-                (report.changed if before is not None else report.added).append(document.id)
-        for doc_id, document in old.documents.items() if old else []:
-            if doc_id not in incoming:
-                if prune:
-                    report.removed.append(doc_id)
-                else:
-                    reused[doc_id] = (document, positions.get(doc_id, []))
-                    report.kept.append(doc_id)
+                fresh.append(document)  # new, changed, or a rebuild
+            (report.unchanged if same else report.changed if before is not None else report.added).append(document.id)
+        roots = [p.resolve() for p in paths]
+        for doc_id, document in previous.documents.items() if previous else []:
+            if doc_id in incoming:
+                continue
+            if prune and any(Path(document.path).resolve().is_relative_to(root) for root in roots):
+                report.removed.append(doc_id)  # it was under a path given to this run, and is gone
+            elif old is not None:
+                reused[doc_id] = (document, positions.get(doc_id, []))
+                report.kept.append(doc_id)
+            else:
+                fresh.append(document)  # a rebuild keeps it: chunk and embed its stored text again
+                report.kept.append(doc_id)
 
-        nothing_to_do = old is not None and not fresh and not report.removed
-        if nothing_to_do:
-            return _with(report, total_chunks=len(old.chunks) if old else 0)
+        faiss_changed = previous is not None and previous.settings.get("hnsw") != wanted["hnsw"]
+        if old is not None and not fresh and not report.removed and not faiss_changed:
+            return _with(report, total_chunks=len(old.chunks))
 
         new_chunks = [chunk for document in fresh for chunk in chunk_document(document, embedder, settings)]
         vectors, seconds = _embed(new_chunks, embedder, progress)

@@ -54,7 +54,10 @@ NAV_HEADINGS = frozenset(
         "Cùng chuyên mục",
     )
 )
-SOURCE_LINE = re.compile(r"^(?:nguồn\s*:?|theo\s*:)\s*(?P<source>\S.*)$", re.IGNORECASE)
+# "Nguồn: …", "Theo: …", or "Nguồn <site>: <url>"; not "Nguồn vốn …" or "Theo Chủ tịch …", which are content
+SOURCE_LINE = re.compile(
+    r"^(?:(?:nguồn|theo)\s*:\s*(?P<source>\S.*)|nguồn\s+(?P<site>[^:]{1,60}:\s*https?://\S+))$", re.IGNORECASE
+)
 DATE_LINE = re.compile(r"^(?:ngày\s+)?(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$", re.IGNORECASE)
 FULL_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
 LIST_ITEM = re.compile(r"^[-–•*+]\s*")
@@ -124,8 +127,13 @@ def read_pdf(path: Path) -> Extracted:
     except PdfReadError as exc:
         raise ReadError(f"not a readable PDF ({exc})") from None
     # PDF text is wrapped at the page width: join a line to the next when no sentence ends there
-    text = re.sub(r"(?<=[^\s.!?…:;])\n(?=[a-zà-ỹđ0-9(])", " ", "\n\n".join(pages))
+    text = re.sub(r"(?<=[^\s.!?…:;])\n(?=[^\W_A-Z]|[0-9(])", _join_if_lower, "\n\n".join(pages))
     return Extracted(text, title=title or None)
+
+
+def _join_if_lower(match: re.Match[str]) -> str:
+    following = match.string[match.end() : match.end() + 1]
+    return " " if following.islower() or following.isdigit() or following == "(" else match.group()
 
 
 def read_docx(path: Path) -> Extracted:
@@ -174,7 +182,7 @@ def clean(raw: Extracted, fallback_title: str) -> tuple[str, str | None, str | N
     source, date, body = None, raw.date, []
     for line in lines:
         if (m := SOURCE_LINE.match(line)) and len(line) < 300:
-            source = source or m.group("source")
+            source = source or m.group("source") or m.group("site")
         elif (m := DATE_LINE.match(line)) and _iso(*m.groups()):
             date = date or _iso(*m.groups())
         else:
@@ -184,7 +192,7 @@ def clean(raw: Extracted, fallback_title: str) -> tuple[str, str | None, str | N
             if (m := FULL_DATE.search(line)) and (date := _iso(*m.groups())):
                 break
     title = normalize(raw.title) if raw.title else None
-    if body and len(body[0]) <= 200 and not body[0].endswith(tuple(SENTENCE_END)):
+    if len(body) > 1 and len(body[0]) <= 200 and not body[0].endswith(tuple(SENTENCE_END)):
         title = title or body[0]
         if body[0] == title:
             body = body[1:]
@@ -225,7 +233,11 @@ def iter_files(paths: Iterable[Path]) -> Iterable[Path]:
     """The files under `paths` (folders recursively, sorted; hidden files inside folders ignored)."""
     for path in paths:
         if path.is_dir():
-            yield from (p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith("."))
+            yield from (
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
         else:
             yield path
 
@@ -263,6 +275,8 @@ def load_documents(paths: Sequence[Path], home: Path) -> tuple[list[Document], l
             continue
         result = load_file(path, home.resolve())
         if isinstance(result, Document):
+            if any(d.id == result.id for d in documents):
+                continue  # the same file reached twice (a folder and a file in it, or two spellings)
             documents.append(result)
         else:
             skipped.append(result)

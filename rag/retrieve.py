@@ -20,6 +20,7 @@ import numpy as np
 from rag.embed import Embedder
 from rag.errors import IndexIncompatibleError
 from rag.index import REBUILD, Index
+from rag.text import normalize
 from rag.types import Chunk
 
 RRF_K = 60
@@ -58,7 +59,8 @@ def fuse(dense: np.ndarray, lexical: np.ndarray, how: Literal["weighted", "rrf"]
     if how == "rrf":
         dense_rank = np.argsort(np.argsort(-dense))
         lexical_rank = np.argsort(np.argsort(-lexical))
-        return 1 / (RRF_K + 1 + dense_rank) + 1 / (RRF_K + 1 + lexical_rank)
+        # a candidate that BM25 did not match gets nothing from the lexical list
+        return 1 / (RRF_K + 1 + dense_rank) + np.where(lexical > 0, 1 / (RRF_K + 1 + lexical_rank), 0.0)
     return dense_weight * minmax(dense) + (1 - dense_weight) * minmax(lexical)
 
 
@@ -107,14 +109,16 @@ class Retriever:
         allowed = None
         if doc_ids is not None:
             allowed = np.array([c.doc_id in doc_ids for c in index.chunks])
+        query = normalize(query)  # the same normalisation as the documents, for both scorers
         q = self.embedder.embed([query], "query")[0]
         lexical_all = index.bm25.scores(query)
-        wanted = min(total, self.candidates * (4 if allowed is not None else 1))
-        _, found = index.faiss_index.search(q.reshape(1, -1), wanted)
-        lexical_top = np.argsort(-lexical_all)[:wanted]
-        pool = np.unique(np.concatenate([found[0][found[0] >= 0], lexical_top[lexical_all[lexical_top] > 0]]))
-        if allowed is not None:
-            pool = pool[allowed[pool]]
+        if allowed is not None:  # a filtered search scores every chunk of the chosen documents exactly
+            pool = np.flatnonzero(allowed)
+        else:
+            wanted = min(total, self.candidates)
+            _, found = index.faiss_index.search(q.reshape(1, -1), wanted)
+            lexical_top = np.argsort(-lexical_all)[:wanted]
+            pool = np.unique(np.concatenate([found[0][found[0] >= 0], lexical_top[lexical_all[lexical_top] > 0]]))
         if len(pool) == 0:
             return []
         dense = index.vectors[pool] @ q

@@ -99,7 +99,7 @@ def normalize(text: str, keep_lines: bool = False) -> str:
     >>> normalize("Dòng một \\n\\n\\n  dòng  hai", keep_lines=True)
     'Dòng một\\n\\ndòng hai'
     """
-    text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
+    text = unicodedata.normalize("NFC", text.translate(INVISIBLE))
     text = LETTERS.sub(lambda m: place_tone(m.group()), text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not keep_lines:

@@ -88,6 +88,7 @@ class FakeEmbedder:
     def __init__(self, name: str = "fake", fingerprint: str = "fake-1", dim: int = 64) -> None:
         self.name, self.fingerprint, self.dim = name, fingerprint, dim
         self.embedded: list[str] = []
+        self.queries: list[str] = []
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -97,7 +98,7 @@ class FakeEmbedder:
 
         from rag.lexical import tokenize
 
-        self.embedded.extend(texts if kind == "passage" else [])
+        (self.embedded if kind == "passage" else self.queries).extend(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for token in tokenize(text):

@@ -130,3 +130,20 @@ def test_a_writer_killed_mid_write_leaves_the_previous_index_usable(tmp_path: Pa
     assert len(list(tmp_path.glob(".index-*"))) == 2  # the half-written folder is still there ...
     store.write(index_dir, SETTINGS, *tiny(1))
     assert [p.name for p in tmp_path.glob(".index-*")] == [index_dir.resolve().name]  # ... until the next write
+
+
+def test_sibling_indexes_do_not_touch_each_other(tmp_path: Path) -> None:
+    store.write(tmp_path / "index-a", SETTINGS, *tiny(2))
+    store.write(tmp_path / "index-b", SETTINGS, *tiny(3))
+    store.write(tmp_path / "index-a", SETTINGS, *tiny(1))
+    assert len(store.load(tmp_path / "index-b").chunks) == 3 and len(store.load(tmp_path / "index-a").chunks) == 1
+
+
+def test_a_plain_folder_is_never_replaced(tmp_path: Path) -> None:
+    from rag.errors import ConfigError
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="not a rag index"):
+        store.write(tmp_path / "mine", SETTINGS, *tiny())
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

@@ -85,7 +85,7 @@ def test_changed_settings_rebuild_everything_and_say_why(corpus: Path) -> None:
     indexing.update([corpus], embedder, settings(corpus.parent))
     report = indexing.update([corpus], embedder, Settings(home=corpus.parent, chunk_tokens=60, chunk_overlap=5))
     assert report.rebuild_reason is not None and "chunk_tokens: 40 → 60" in report.rebuild_reason
-    assert report.embedded == 3 and sorted(report.added) == sorted(f"docs/{n}" for n in DOCS)
+    assert report.embedded == 3 and sorted(report.unchanged) == sorted(f"docs/{n}" for n in DOCS)
     other = FakeEmbedder(fingerprint="fake-2")
     report = indexing.update([corpus], other, settings(corpus.parent))
     assert "embedder_fingerprint: 'fake-1' → 'fake-2'" in (report.rebuild_reason or "")
@@ -112,3 +112,52 @@ def test_hybrid_search_filter_and_incompatible_embedder(corpus: Path) -> None:
     assert retriever.search("   ") == []
     with pytest.raises(IndexIncompatibleError, match="rag index --rebuild"):
         Retriever(index, FakeEmbedder(fingerprint="other"))
+
+
+def test_a_rebuild_keeps_documents_from_earlier_runs(corpus: Path) -> None:
+    embedder = FakeEmbedder()
+    indexing.update([corpus], embedder, settings(corpus.parent))
+    extra = corpus.parent / "extra.txt"
+    extra.write_text("Bệnh viện tuyến tỉnh được nâng cấp.", encoding="utf-8")
+    report = indexing.update([extra], embedder, Settings(home=corpus.parent, chunk_tokens=60, chunk_overlap=5))
+    assert report.rebuild_reason and report.added == ["extra.txt"] and len(report.kept) == 3
+    assert len(store.load(corpus.parent / "data" / "index").documents) == 4
+
+
+def test_prune_only_drops_documents_under_the_given_paths(corpus: Path) -> None:
+    embedder = FakeEmbedder()
+    indexing.update([corpus], embedder, settings(corpus.parent))
+    other = corpus.parent / "other"
+    other.mkdir()
+    (other / "a.txt").write_text("Một văn bản khác hẳn.", encoding="utf-8")
+    report = indexing.update([other], embedder, settings(corpus.parent), prune=True)
+    assert report.removed == [] and len(report.kept) == 3 and report.added == ["other/a.txt"]
+
+
+def test_nothing_to_index_is_an_error_and_an_empty_path_changes_nothing(corpus: Path) -> None:
+    from rag.errors import NothingToIndexError
+
+    with pytest.raises(NothingToIndexError, match="found no document"):
+        indexing.update([corpus.parent / "sede"], FakeEmbedder(), settings(corpus.parent))
+    indexing.update([corpus], FakeEmbedder(), settings(corpus.parent))
+    report = indexing.update([corpus.parent / "sede"], FakeEmbedder(), settings(corpus.parent))
+    assert not report.written and len(report.kept) == 3
+
+
+def test_filtered_search_finds_a_document_outside_the_global_top(corpus: Path) -> None:
+    embedder = FakeEmbedder()
+    for i in range(60):  # more chunks than the retriever's candidate pool
+        (corpus / f"ngan-sach-{i}.txt").write_text(f"Ngân sách nhà nước năm {2000 + i} được thông qua.", "utf-8")
+    indexing.update([corpus], embedder, settings(corpus.parent))
+    retriever = Retriever(store.load(corpus.parent / "data" / "index"), embedder, candidates=10)
+    hits = retriever.search("ngân sách nhà nước", k=3, doc_ids={"docs/giao-duc.txt"})
+    assert [h.chunk.doc_id for h in hits] == ["docs/giao-duc.txt"]
+
+
+def test_query_is_normalised_like_the_documents(corpus: Path) -> None:
+    embedder = FakeEmbedder()
+    (corpus / "hoa-binh.txt").write_text("Hòa bình và hữu nghị giữa các dân tộc.", encoding="utf-8")
+    indexing.update([corpus], embedder, settings(corpus.parent))
+    retriever = Retriever(store.load(corpus.parent / "data" / "index"), embedder)
+    assert retriever.search("hoà\u200b bình", k=1)[0].chunk.doc_id == "docs/hoa-binh.txt"
+    assert embedder.queries[-1] == "hòa bình"  # the embedder saw the normalised question

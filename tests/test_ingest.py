@@ -143,3 +143,24 @@ def minimal_pdf(text: str) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+def test_content_that_looks_like_metadata_stays(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(
+        "Nguồn vốn đầu tư công năm 2024 tăng mạnh so với năm trước.\nTheo Bộ Tài chính, giải ngân đạt 80%.\n"
+        "Nguồn: baochinhphu.vn",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.txt").write_text("Hội nghị tổng kết công tác năm 2020", encoding="utf-8")
+    documents, skipped = load_documents([tmp_path], tmp_path)
+    assert skipped == []
+    a, b = documents
+    assert a.source == "baochinhphu.vn"
+    assert a.text.startswith("Nguồn vốn đầu tư công") and "Theo Bộ Tài chính" in a.text
+    assert b.text == "Hội nghị tổng kết công tác năm 2020"  # a one-line document is text, not only a title
+
+
+def test_the_same_file_twice_is_one_document(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Một văn bản.", encoding="utf-8")
+    documents, _ = load_documents([tmp_path, tmp_path / "a.txt", tmp_path / "." / "a.txt"], tmp_path)
+    assert len(documents) == 1
