@@ -56,9 +56,6 @@ class Index:
     faiss_index: Any = field(repr=False)
     bm25: BM25 = field(repr=False)
 
-    def chunk_ids(self, doc_id: str) -> list[str]:
-        return [c.id for c in self.chunks if c.doc_id == doc_id]
-
 
 @contextmanager
 def lock(index_dir: Path) -> Iterator[None]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -151,34 +151,31 @@ def update(
 
         faiss_changed = previous is not None and previous.settings.get("hnsw") != wanted["hnsw"]
         if old is not None and not fresh and not report.removed and not faiss_changed:
-            return _with(report, total_chunks=len(old.chunks))
+            return replace(report, total_chunks=len(old.chunks))
 
         new_chunks = [chunk for document in fresh for chunk in chunk_document(document, embedder, settings)]
         vectors, seconds = _embed(new_chunks, embedder, progress)
+        fresh_by_id = {d.id: d for d in fresh}
+        new_rows: dict[str, list[int]] = {}
+        for i, chunk in enumerate(new_chunks):
+            new_rows.setdefault(chunk.doc_id, []).append(i)
         all_documents: list[Document] = []
         all_chunks: list[Chunk] = []
         parts: list[np.ndarray] = []
-        for doc_id in sorted({*reused, *(d.id for d in fresh)}):
+        for doc_id in sorted({*reused, *fresh_by_id}):
             if doc_id in reused:
                 document, rows = reused[doc_id]
                 all_chunks.extend(old.chunks[i] for i in rows)  # type: ignore[union-attr]
                 parts.append(old.vectors[rows])  # type: ignore[union-attr]
             else:
-                document = next(d for d in fresh if d.id == doc_id)
-                rows = [i for i, c in enumerate(new_chunks) if c.doc_id == doc_id]
+                document, rows = fresh_by_id[doc_id], new_rows.get(doc_id, [])
                 all_chunks.extend(new_chunks[i] for i in rows)
                 parts.append(vectors[rows])
             all_documents.append(document)
         matrix = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
         progress.step("writing the index")
         store.write(index_dir, wanted, all_documents, all_chunks, matrix)
-    return _with(report, embedded=len(new_chunks), embed_seconds=seconds, total_chunks=len(all_chunks), written=True)
-
-
-def _with(report: Report, **changes: Any) -> Report:
-    from dataclasses import replace
-
-    return replace(report, **changes)
+    return replace(report, embedded=len(new_chunks), embed_seconds=seconds, total_chunks=len(all_chunks), written=True)
 
 
 def _embed(chunks: Sequence[Chunk], embedder: Embedder, progress: Progress) -> tuple[np.ndarray, float]:

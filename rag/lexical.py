@@ -31,9 +31,10 @@ K1, B = 1.2, 0.75
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased syllables and numbers of normalised `text`."""
+    """Lower-cased syllables and numbers of `text`, which must already be normalised (chunks are; queries are
+    normalised by `BM25.scores`), so building the index does not normalise every chunk a second time."""
     tokens = []
-    for token in TOKEN.findall(normalize(text).casefold()):
+    for token in TOKEN.findall(text.casefold()):
         tokens.append(token)
         if not token.isalnum() and token[0].isdigit():
             tokens.append(re.sub(r"\D", "", token))
@@ -74,7 +75,7 @@ class BM25:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for `query` (0 where no query term occurs)."""
-        rows = [self.vocabulary[t] for t in tokenize(query) if t in self.vocabulary]
+        rows = [self.vocabulary[t] for t in tokenize(normalize(query)) if t in self.vocabulary]
         if not rows:
             return np.zeros(self.weights.shape[1], dtype=np.float32)
         return np.asarray(self.weights[rows].sum(axis=0), dtype=np.float32).ravel()

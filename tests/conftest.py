@@ -64,6 +64,19 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def installed_model(settings: Settings, kind: str) -> Path:
+    """The installed default model of `kind`; the test fails (not skips) with what to run when it is missing."""
+    from rag import models
+    from rag.errors import RagError
+    from rag.manifest import load_manifest
+
+    manifest = load_manifest(settings.manifest_path)
+    try:
+        return models.llm_path(settings, manifest) if kind == "llm" else models.embedder_path(settings, manifest)
+    except RagError as exc:
+        pytest.fail(f"{exc} (`make models` installs the default models)")
+
+
 @pytest.fixture(scope="session")
 def real_settings() -> Settings:
     """Settings for the checkout's installed default models (`make models` installs them)."""

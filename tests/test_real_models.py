@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import installed_model
 
 from rag import models
 from rag.cli import main
 from rag.config import CHECKOUT, Settings
 from rag.embed import SentenceTransformerEmbedder
-from rag.errors import RagError
 from rag.manifest import load_manifest
 
 pytestmark = pytest.mark.real
@@ -38,22 +36,14 @@ def seed_paragraphs() -> list[str]:
     ]
 
 
-def require(settings: Settings, kind: str) -> Path:
-    manifest = load_manifest(settings.manifest_path)
-    try:
-        return models.llm_path(settings, manifest) if kind == "llm" else models.embedder_path(settings, manifest)
-    except RagError as exc:
-        pytest.fail(f"{exc} (`make models` installs the default models)")
-
-
 @pytest.fixture(scope="module")
 def embedder(real_settings: Settings) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder.load(require(real_settings, "embedder"), n_threads=2)
+    return SentenceTransformerEmbedder.load(installed_model(real_settings, "embedder"), n_threads=2)
 
 
 def test_installed_default_models_verify(real_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    require(real_settings, "llm")
-    require(real_settings, "embedder")
+    installed_model(real_settings, "llm")
+    installed_model(real_settings, "embedder")
     manifest = load_manifest(real_settings.manifest_path)
     for entry in manifest.defaults():
         status = models.verify(entry, real_settings.models_path)
@@ -87,7 +77,7 @@ def test_query_and_passage_prompts_are_applied(embedder: SentenceTransformerEmbe
 def test_gguf_loads_and_answers_in_chat_format(real_settings: Settings) -> None:
     from llama_cpp import Llama
 
-    llm = Llama(model_path=str(require(real_settings, "llm")), n_ctx=512, n_threads=2, verbose=False, seed=0)
+    llm = Llama(model_path=str(installed_model(real_settings, "llm")), n_ctx=512, n_threads=2, verbose=False, seed=0)
     assert "tokenizer.chat_template" in llm.metadata
     reply = llm.create_chat_completion(
         messages=[

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import installed_model
 
 from rag import index as store
-from rag import indexing, models
+from rag import indexing
 from rag.config import CHECKOUT, Settings
 from rag.embed import SentenceTransformerEmbedder
-from rag.errors import RagError
-from rag.manifest import load_manifest
 from rag.retrieve import Retriever
 
 pytestmark = pytest.mark.real
@@ -29,11 +28,7 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def retriever(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Retriever:
-    manifest = load_manifest(real_settings.manifest_path)
-    try:
-        path = models.embedder_path(real_settings, manifest)
-    except RagError as exc:
-        pytest.fail(f"{exc} (`make models` installs the default models)")
+    path = installed_model(real_settings, "embedder")
     embedder = SentenceTransformerEmbedder.load(path, n_threads=2, name=real_settings.embedder)
     index_dir = tmp_path_factory.mktemp("real") / "index"
     settings = real_settings.model_copy(update={"index_dir": index_dir})
