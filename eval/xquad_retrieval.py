@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import resource
 import sys
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -59,7 +61,9 @@ def write_distractors(viwiki: Path, count: int, folder: Path) -> Path:
     """The first `count` viwiki passages not from an article on an XQuAD topic, one file each (title, then text)."""
     overlap = set((viwiki / "xquad_topic_overlap.txt").read_text("utf-8").split("\n")) - {""}
     out = folder / "viwiki"
-    out.mkdir()
+    if out.exists():
+        shutil.rmtree(out)  # exactly `count` passages: a kept index drops the ones an earlier run had beyond them
+    out.mkdir(parents=True)
     written = 0
     with gzip.open(viwiki / "passages.jsonl.gz", "rt", encoding="utf-8") as f:
         for line in f:
@@ -80,6 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--distractors", type=int, default=0, help="add the first N viwiki passages to the corpus")
     parser.add_argument("--viwiki", type=Path, default=None, help="the viwiki folder (default: beside --data)")
     parser.add_argument("--out", type=Path, default=Path("eval/results/xquad-retrieval.json"))
+    parser.add_argument(
+        "--index-dir",
+        type=Path,
+        default=None,
+        help="keep the index in this folder (a later run re-embeds only what changed); default: a temporary one",
+    )
     args = parser.parse_args(argv)
 
     def run() -> int:
@@ -88,21 +98,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         questions = questions[: args.limit]
         with tempfile.TemporaryDirectory() as tmp:
-            settings = load_settings(index_dir=Path(tmp) / "index")
+            settings = load_settings(index_dir=args.index_dir.absolute() if args.index_dir else Path(tmp) / "index")
+            # with a kept index the distractor files stay beside it, so their paths (document ids) stay the same
+            scratch = settings.index_path.parent / f"{settings.index_path.name}-files" if args.index_dir else Path(tmp)
             embedder = QueryCache(load_embedder(settings))
             corpus = [args.data / "corpus_contexts"]
             if args.distractors:
                 corpus.append(
-                    write_distractors(args.viwiki or args.data.parent / "viwiki", args.distractors, Path(tmp))
+                    write_distractors(args.viwiki or args.data.parent / "viwiki", args.distractors, scratch)
                 )
             started = time.perf_counter()
             with ConsoleProgress(Console(stderr=True)) as progress:
-                report = indexing.update(corpus, embedder, settings, progress=progress)
+                report = indexing.update(corpus, embedder, settings, prune=True, progress=progress)
             took = time.perf_counter() - started
             rate = report.embedded / max(report.embed_seconds, 1e-9)
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
             print(
-                f"indexed {len(report.added)} paragraphs: {report.total_chunks} chunks, {took:.0f} s, "
-                f"{rate:.1f} chunks/s"
+                f"index: {report.total_chunks} chunks, {report.embedded} embedded in {report.embed_seconds:.0f} s "
+                f"({rate:.1f} chunks/s), {took:.0f} s in all, peak RSS {peak_mb:.0f} MB"
             )
             index = store.load(settings.index_path)
             results = {}
@@ -127,7 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"MRR {results[name]['mrr']:.3f}  p50 {results[name]['search_ms_p50']:.0f} ms")  # fmt: skip
         args.out.parent.mkdir(parents=True, exist_ok=True)
         summary = {"questions": len(questions), "distractors": args.distractors, "chunks": report.total_chunks,
-                   "chunks_per_s": rate, "results": results}  # fmt: skip
+                   "embedded": report.embedded, "chunks_per_s": rate, "index_seconds": took,
+                   "peak_rss_mb": peak_mb, "results": results}  # fmt: skip
         args.out.write_text(json.dumps(summary, indent=2) + "\n")
         return 0
 

@@ -115,13 +115,15 @@ def write(
             f.writelines(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in documents)
         with (folder / "chunks.jsonl").open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks)
+        chunk_ids: dict[str, list[str]] = {}
+        for c in chunks:
+            chunk_ids.setdefault(c.doc_id, []).append(c.id)
         manifest = {
             "format": FORMAT_VERSION,
             "settings": settings,
             "chunks": len(chunks),
             "documents": {
-                d.id: {"content_hash": d.content_hash, "chunks": [c.id for c in chunks if c.doc_id == d.id]}
-                for d in documents
+                d.id: {"content_hash": d.content_hash, "chunks": chunk_ids.get(d.id, [])} for d in documents
             },
         }
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -8,7 +8,8 @@ were under one of the paths given). When the build settings differ
 from the index's (another embedder or model files, other chunk sizes, a new version of
 cleaning, normalisation or chunking) everything is rebuilt and the report says why.
 A rebuild keeps documents from earlier runs, embedding their stored text again. Nothing is
-written when nothing changed; switching FAISS between exact and HNSW reuses the vectors.
+written when nothing changed; switching FAISS between exact and HNSW, or a new version of
+the BM25 terms, rewrites the index from the stored vectors and texts without embedding.
 Storage and atomicity live in `rag.index`.
 """
 
@@ -28,6 +29,7 @@ from rag.config import Settings
 from rag.embed import Embedder
 from rag.errors import IndexCorruptError, NothingToIndexError
 from rag.ingest import CLEANING_VERSION, load_documents
+from rag.lexical import LEXICAL_VERSION
 from rag.models import NoProgress, Progress
 from rag.text import NORMALIZATION_VERSION
 from rag.types import Chunk, Document, Skipped
@@ -62,12 +64,17 @@ def build_settings(embedder: Embedder, settings: Settings) -> dict[str, Any]:
         "cleaning_version": CLEANING_VERSION,
         "normalization_version": NORMALIZATION_VERSION,
         "hnsw": settings.index_hnsw,
+        "lexical_version": LEXICAL_VERSION,
     }
 
 
+# Rebuilt from the stored vectors and chunk texts when they change: nothing is embedded again.
+DERIVED = ("hnsw", "lexical_version")
+
+
 def _core(settings: dict[str, Any]) -> dict[str, Any]:
-    """The settings the vectors and chunks depend on (the FAISS kind is rebuilt from stored vectors)."""
-    return {k: v for k, v in settings.items() if k != "hnsw"}
+    """The settings the vectors and chunks depend on (FAISS and BM25 are rebuilt from what is stored)."""
+    return {k: v for k, v in settings.items() if k not in DERIVED}
 
 
 def _difference(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -149,8 +156,8 @@ def update(
                 fresh.append(document)  # a rebuild keeps it: chunk and embed its stored text again
                 report.kept.append(doc_id)
 
-        faiss_changed = previous is not None and previous.settings.get("hnsw") != wanted["hnsw"]
-        if old is not None and not fresh and not report.removed and not faiss_changed:
+        derived_changed = previous is not None and any(previous.settings.get(k) != wanted[k] for k in DERIVED)
+        if old is not None and not fresh and not report.removed and not derived_changed:
             return replace(report, total_chunks=len(old.chunks))
 
         new_chunks = [chunk for document in fresh for chunk in chunk_document(document, embedder, settings)]

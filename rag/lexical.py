@@ -1,17 +1,26 @@
-"""BM25 over normalised Vietnamese syllables.
+"""BM25 over normalised Vietnamese syllables and syllable pairs.
 
 Vietnamese writes one syllable a word, so the tokens are the text's syllables after
 `rag.text.normalize`, lower-cased; numbers keep their separators ("30.087",
 "161/2021") and also count without them ("30087"), so "30.087" and "30087" match.
-No word segmentation and no stop-word list: BM25's idf already discounts "của", "và".
+Most Vietnamese words are two syllables ("quốc hội", "văn phòng"), so each pair of
+neighbouring syllables inside a phrase (no punctuation between them) is a term too,
+its weight scaled by `BIGRAM_WEIGHT`: a passage that has the question's words, not
+only its syllables scattered, ranks higher. Pairs instead of a word segmenter: no
+dictionary to ship or to miss new names. No stop-word list: idf discounts "của", "và".
+On XQuAD-vi (240 paragraphs, 1,190 questions) the pairs lift BM25's recall@1 from
+0.921 to 0.930 and the 50/50 hybrid's from 0.957 to 0.961 (README).
 
 The index is a sparse term-by-chunk matrix of BM25 weights (Okapi BM25, k1 = 1.2,
-b = 0.75) built in one pass; a query's scores for every chunk are one sparse product.
+b = 0.75; syllables and pairs share one length normalisation, the syllable count)
+built in one pass; a query's scores for every chunk are one sparse product.
 It is rebuilt from the chunk texts whenever the index is written (that takes seconds;
 embedding is the slow part). This module does not know about files or vectors.
 
 >>> tokenize("Nghị quyết 161/2021/QH14: 30.087 lượt")
 ['nghị', 'quyết', '161/2021', '1612021', 'qh14', '30.087', '30087', 'lượt']
+>>> pairs("Quốc hội khóa XV, kỳ họp thứ 6")
+['quốc hội', 'hội khóa', 'khóa xv', 'kỳ họp', 'họp thứ', 'thứ 6']
 """
 
 from __future__ import annotations
@@ -27,7 +36,10 @@ from scipy import sparse
 from rag.text import normalize
 
 TOKEN = re.compile(r"\d+(?:[.,/]\d+)+|\w+")
+PHRASE = re.compile(r"\w+(?:[^\S\n]+\w+)*")  # words separated by spaces only: no punctuation, no line break
 K1, B = 1.2, 0.75
+BIGRAM_WEIGHT = 0.25  # 0.15-0.35 all gave recall@1 >= 0.96 on XQuAD-vi; pairs alone would drown single words
+LEXICAL_VERSION = 2  # bump when the terms or weights change: the index rebuilds its BM25 (no re-embedding)
 
 
 def tokenize(text: str) -> list[str]:
@@ -39,6 +51,18 @@ def tokenize(text: str) -> list[str]:
         if not token.isalnum() and token[0].isdigit():
             tokens.append(re.sub(r"\D", "", token))
     return tokens
+
+
+def pairs(text: str) -> list[str]:
+    """Neighbouring lower-cased syllables of `text` (already normalised) within a phrase, as "a b" terms.
+
+    A pair holds a space, so it never collides with a single-syllable term.
+    """
+    terms = []
+    for phrase in PHRASE.findall(text.casefold()):
+        words = phrase.split()
+        terms.extend(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+    return terms
 
 
 class BM25:
@@ -56,7 +80,7 @@ class BM25:
         for col, text in enumerate(texts):
             tokens = tokenize(text)
             lengths[col] = len(tokens)
-            for term, count in zip(*np.unique(tokens, return_counts=True), strict=True):
+            for term, count in zip(*np.unique(tokens + pairs(text), return_counts=True), strict=True):
                 rows.append(vocabulary.setdefault(str(term), len(vocabulary)))
                 cols.append(col)
                 counts.append(count)
@@ -70,12 +94,15 @@ class BM25:
         norm = K1 * (1 - B + B * lengths / max(avg, 1e-9))
         coo = tf.tocoo()
         values = idf[coo.row] * coo.data * (K1 + 1) / (coo.data + norm[coo.col])
+        is_pair = np.array([" " in term for term in vocabulary], dtype=bool)  # vocabulary order is row order
+        values *= np.where(is_pair[coo.row], BIGRAM_WEIGHT, 1.0)
         weights = sparse.csr_matrix((values.astype(np.float32), (coo.row, coo.col)), shape=tf.shape)
         return cls(vocabulary, weights)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for `query` (0 where no query term occurs)."""
-        rows = [self.vocabulary[t] for t in tokenize(normalize(query)) if t in self.vocabulary]
+        query = normalize(query)
+        rows = [self.vocabulary[t] for t in tokenize(query) + pairs(query) if t in self.vocabulary]
         if not rows:
             return np.zeros(self.weights.shape[1], dtype=np.float32)
         return np.asarray(self.weights[rows].sum(axis=0), dtype=np.float32).ravel()

@@ -161,3 +161,15 @@ def test_query_is_normalised_like_the_documents(corpus: Path) -> None:
     retriever = Retriever(store.load(corpus.parent / "data" / "index"), embedder)
     assert retriever.search("hoà\u200b bình", k=1)[0].chunk.doc_id == "docs/hoa-binh.txt"
     assert embedder.queries[-1] == "hòa bình"  # the embedder saw the normalised question
+
+
+def test_new_bm25_terms_rewrite_the_index_without_embedding(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = FakeEmbedder()
+    indexing.update([corpus], embedder, settings(corpus.parent))
+    monkeypatch.setattr(indexing, "LEXICAL_VERSION", indexing.LEXICAL_VERSION + 1)  # as after an upgrade
+    report = indexing.update([corpus], embedder, settings(corpus.parent))
+    assert report.written and report.rebuild_reason is None and report.embedded == 0 and len(embedder.embedded) == 3
+    index = store.load(corpus.parent / "data" / "index")
+    assert index.settings["lexical_version"] == indexing.LEXICAL_VERSION
+    again = indexing.update([corpus], embedder, settings(corpus.parent))
+    assert not again.written
