@@ -13,8 +13,8 @@ import argparse
 import gzip
 import json
 import resource
-import sys
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -104,9 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             embedder = QueryCache(load_embedder(settings))
             corpus = [args.data / "corpus_contexts"]
             if args.distractors:
-                corpus.append(
-                    write_distractors(args.viwiki or args.data.parent / "viwiki", args.distractors, scratch)
-                )
+                corpus.append(write_distractors(args.viwiki or args.data.parent / "viwiki", args.distractors, scratch))
             started = time.perf_counter()
             with ConsoleProgress(Console(stderr=True)) as progress:
                 report = indexing.update(corpus, embedder, settings, prune=True, progress=progress)

@@ -122,9 +122,7 @@ def write(
             "format": FORMAT_VERSION,
             "settings": settings,
             "chunks": len(chunks),
-            "documents": {
-                d.id: {"content_hash": d.content_hash, "chunks": chunk_ids.get(d.id, [])} for d in documents
-            },
+            "documents": {d.id: {"content_hash": d.content_hash, "chunks": chunk_ids.get(d.id, [])} for d in documents},
         }
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
         for path in folder.iterdir():

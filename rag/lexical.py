@@ -25,6 +25,7 @@ embedding is the slow part). This module does not know about files or vectors.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Sequence
@@ -61,7 +62,7 @@ def pairs(text: str) -> list[str]:
     terms = []
     for phrase in PHRASE.findall(text.casefold()):
         words = phrase.split()
-        terms.extend(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+        terms.extend(f"{a} {b}" for a, b in itertools.pairwise(words))
     return terms
 
 
