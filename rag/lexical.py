@@ -59,7 +59,7 @@ def pairs(text: str) -> list[str]:
 
     A pair holds a space, so it never collides with a single-syllable term.
     """
-    terms = []
+    terms: list[str] = []
     for phrase in PHRASE.findall(text.casefold()):
         words = phrase.split()
         terms.extend(f"{a} {b}" for a, b in itertools.pairwise(words))
