@@ -64,7 +64,9 @@ class Settings(BaseSettings):
         description="CPU threads for the language model and the embedder (default: all cores).",
     )
     n_ctx: int = Field(4096, ge=512, description="Context window of the language model, in tokens.")
-    chunk_tokens: int = Field(200, ge=32, le=480, description="Chunk size, in the embedder's tokens.")
+    chunk_tokens: int = Field(
+        200, ge=32, le=400, description="Chunk size, in the embedder's tokens (at most 400: the title must fit in 512)."
+    )
     chunk_overlap: int = Field(40, ge=0, description="Tokens of whole sentences repeated between neighbouring chunks.")
     index_hnsw: bool = Field(
         False, description="Approximate HNSW search instead of exact (for very large collections)."

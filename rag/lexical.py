@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -81,8 +82,8 @@ class BM25:
         for col, text in enumerate(texts):
             tokens = tokenize(text)
             lengths[col] = len(tokens)
-            for term, count in zip(*np.unique(tokens + pairs(text), return_counts=True), strict=True):
-                rows.append(vocabulary.setdefault(str(term), len(vocabulary)))
+            for term, count in Counter(tokens + pairs(text)).items():
+                rows.append(vocabulary.setdefault(term, len(vocabulary)))
                 cols.append(col)
                 counts.append(count)
         tf = sparse.csr_matrix(

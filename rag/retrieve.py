@@ -117,7 +117,7 @@ class Retriever:
         else:
             wanted = min(total, self.candidates)
             _, found = index.faiss_index.search(q.reshape(1, -1), wanted)
-            lexical_top = np.argsort(-lexical_all)[:wanted]
+            lexical_top = np.argpartition(-lexical_all, wanted - 1)[:wanted]  # the top `wanted`, unordered
             pool = np.unique(np.concatenate([found[0][found[0] >= 0], lexical_top[lexical_all[lexical_top] > 0]]))
         if len(pool) == 0:
             return []
