@@ -1,0 +1,97 @@
+"""Indexing throughput and peak memory: `rag index` on the seeds and on N viwiki passages, each in a fresh process.
+
+Each corpus is indexed into a new, empty index folder by a child process running the
+real `rag index` code, so the peak resident memory (the child's own, from `wait4`)
+covers loading the embedder, reading, chunking, embedding and writing, and nothing
+else. Chunks/s is embedding throughput (chunks embedded / seconds spent embedding);
+the wall time includes model loading. Passages are written one file each (title line,
+then text), as a user's folder of documents would be. Figures go to
+bench/results/indexing.json.
+
+    .venv/bin/python -m bench.indexing --data ../shared/data --viwiki 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rag.config import CHECKOUT
+
+CHILD = """
+import json, sys, time
+from pathlib import Path
+from rag import indexing
+from rag.cli import load_embedder
+from rag.config import load_settings
+settings = load_settings(index_dir=Path(sys.argv[1]), n_threads=int(sys.argv[2]))
+embedder = load_embedder(settings)
+report = indexing.update([Path(p) for p in sys.argv[3:]], embedder, settings)
+print(json.dumps({"documents": len(report.added), "chunks": report.total_chunks, "embedded": report.embedded,
+                  "embed_s": report.embed_seconds, "skipped": len(report.skipped)}))
+"""
+
+
+def write_passages(viwiki: Path, count: int, folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    with gzip.open(viwiki / "passages.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in itertools.islice(f, count):
+            passage = json.loads(line)
+            (folder / f"{passage['id']}.txt").write_text(f"{passage['title']}\n{passage['text']}", encoding="utf-8")
+    return folder
+
+
+def measure(name: str, paths: list[Path], index_dir: Path, threads: int) -> dict[str, object]:
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(index_dir), str(threads), *map(str, paths)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    out = child.stdout.read() if child.stdout else ""
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if child.returncode != 0:
+        raise SystemExit(f"error: indexing {name} failed (exit {child.returncode})")
+    report = json.loads(out.strip().split("\n")[-1])
+    row = {
+        "corpus": name,
+        **report,
+        "chunks_per_s": round(report["embedded"] / max(report["embed_s"], 1e-9), 1),
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),  # KiB on Linux
+        "threads": threads,
+    }
+    print(row, flush=True)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=CHECKOUT.parent / "shared" / "data")
+    parser.add_argument("--viwiki", type=int, default=10000, help="viwiki passages to index (0: the seeds only)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=CHECKOUT / "bench" / "results" / "indexing.json")
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rows.append(measure("seeds", [CHECKOUT / "seeds"], Path(tmp) / "seeds-index", args.threads))
+        if args.viwiki:
+            folder = write_passages(args.data / "viwiki", args.viwiki, Path(tmp) / "viwiki")
+            rows.append(measure(f"viwiki {args.viwiki}", [folder], Path(tmp) / "viwiki-index", args.threads))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
