@@ -90,7 +90,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="keep the index in this folder (a later run re-embeds only what changed); default: a temporary one",
     )
+    parser.add_argument(
+        "--dense-weights",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also score weighted fusion with these dense weights (a sweep; 0.5 is the default configuration)",
+    )
     args = parser.parse_args(argv)
+    configs = CONFIGS | {f"hybrid {round(100 * w)}/{round(100 - 100 * w)}": ("weighted", w) for w in args.dense_weights}
 
     def run() -> int:
         questions = [
@@ -117,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             index = store.load(settings.index_path)
             results = {}
-            for name, (fusion, weight) in CONFIGS.items():
+            for name, (fusion, weight) in configs.items():
                 retriever = Retriever(index, embedder, dense_weight=weight, fusion=fusion)  # type: ignore[arg-type]
                 ranks, seconds = [], []
                 for q in questions:
