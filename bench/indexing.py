@@ -27,7 +27,7 @@ from pathlib import Path
 from rag.config import CHECKOUT
 
 CHILD = """
-import json, sys, time
+import json, sys
 from pathlib import Path
 from rag import indexing
 from rag.cli import load_embedder
@@ -57,11 +57,10 @@ def measure(name: str, paths: list[Path], index_dir: Path, threads: int) -> dict
         text=True,
     )
     out = child.stdout.read() if child.stdout else ""
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
+    _, status, usage = os.wait4(child.pid, 0)  # the child's own rusage, not the sum of all children
     wall = time.perf_counter() - started
-    if child.returncode != 0:
-        raise SystemExit(f"error: indexing {name} failed (exit {child.returncode})")
+    if (code := os.waitstatus_to_exitcode(status)) != 0:
+        raise SystemExit(f"error: indexing {name} failed (exit {code})")
     report = json.loads(out.strip().split("\n")[-1])
     row = {
         "corpus": name,

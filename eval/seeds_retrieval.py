@@ -25,7 +25,7 @@ from typing import Any
 
 from rich.console import Console
 
-from eval.xquad_retrieval import CONFIGS, QueryCache
+from eval.xquad_retrieval import CONFIGS, QueryCache, rank_metrics
 from rag import index as store
 from rag import indexing
 from rag.cli import load_embedder, run_edge
@@ -57,14 +57,7 @@ def score(retriever: Retriever, queries: list[tuple[str, set[str]]]) -> dict[str
         names = [Path(h.chunk.doc_id).name for h in retriever.search(query, k=DEPTH)]
         ranks.append(first_gold_rank(names, gold))
         complete.append(gold <= set(names[:5]))
-    n = max(len(queries), 1)
-    return {
-        "questions": len(queries),
-        "recall@1": sum(r == 1 for r in ranks if r) / n,
-        "recall@5": sum(r <= 5 for r in ranks if r) / n,
-        "all@5": sum(complete) / n,
-        "mrr": sum(1 / r for r in ranks if r) / n,
-    }
+    return {"questions": len(queries), **rank_metrics(ranks), "all@5": sum(complete) / max(len(queries), 1)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

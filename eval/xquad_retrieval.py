@@ -39,6 +39,20 @@ CONFIGS = {
 }
 
 
+def rank_metrics(ranks: Sequence[int | None]) -> dict[str, float]:
+    """recall@1, recall@5 and MRR from each question's 1-based gold rank (None: not found).
+
+    >>> rank_metrics([1, 3, None, 1])
+    {'recall@1': 0.5, 'recall@5': 0.75, 'mrr': 0.5833333333333333}
+    """
+    n = max(len(ranks), 1)
+    return {
+        "recall@1": sum(r == 1 for r in ranks) / n,
+        "recall@5": sum(r is not None and r <= 5 for r in ranks) / n,
+        "mrr": sum(1 / r for r in ranks if r) / n,
+    }
+
+
 class QueryCache:
     """The embedder, remembering query vectors so four configurations embed each question once."""
 
@@ -134,11 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     seconds.append(time.perf_counter() - t)
                     docs = list(dict.fromkeys(Path(h.chunk.doc_id).name for h in hits))
                     ranks.append(docs.index(q["source_context"]) + 1 if q["source_context"] in docs else None)
-                found = [r for r in ranks if r is not None]
                 results[name] = {
-                    "recall@1": sum(r == 1 for r in found) / len(ranks),
-                    "recall@5": sum(r <= 5 for r in found) / len(ranks),
-                    "mrr": sum(1 / r for r in found) / len(ranks),
+                    **rank_metrics(ranks),
                     # the first configuration embeds each question; the others reuse the cached vector
                     "search_ms_p50": 1000 * float(np.percentile(seconds, 50)),
                 }
