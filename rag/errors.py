@@ -68,3 +68,15 @@ class IndexIncompatibleError(RagError):
 
 class NothingToIndexError(RagError):
     """The paths given to `rag index` hold no readable document, and there is no index yet."""
+
+
+class GeneratorError(RagError):
+    """The language model could not be loaded or did not answer (local or over HTTP)."""
+
+
+class PromptError(RagError):
+    """A prompt file and the values given to it do not match (a bug, or an edited prompt file)."""
+
+
+class QuestionError(RagError):
+    """A question that cannot be asked (empty)."""

@@ -107,3 +107,34 @@ def normalize(text: str, keep_lines: bool = False) -> str:
     text = SPACES.sub(" ", text)
     text = LINE_BREAKS.sub(lambda m: "\n\n" if m.group().count("\n") > 1 else "\n", text)
     return text.strip()
+
+
+NUMBER_SEPARATOR = re.compile(r"(?<=\d)[.,](?=\d{3}\b)")
+LEADING_ZEROS = re.compile(r"(?<![\d.,])0+(?=\d)")
+NOT_WORD = re.compile(r"[\W_]+")
+
+
+def fold(text: str) -> str:
+    """`normalize`, then case, punctuation and number formats folded: the form answers are compared in.
+
+    Thousands separators go ("30.087" = "30087"), leading zeros go ("05/01" = "5/1"),
+    punctuation becomes a space. Used alike for gold answers, model answers and passages.
+
+    >>> fold("Ngày 05/01/2021, có 30.087 lượt (Hoà Bình)!")
+    'ngày 5 1 2021 có 30087 lượt hòa bình'
+    >>> fold("1,5 tỷ") == fold("1,5 tỷ") and fold("2.000.000") == "2000000"
+    True
+    """
+    text = normalize(text).casefold()
+    text = NUMBER_SEPARATOR.sub("", text)
+    text = LEADING_ZEROS.sub("", text)
+    return " ".join(NOT_WORD.sub(" ", text).split())
+
+
+def contains(haystack: str, needle: str) -> bool:
+    """Whether `needle` occurs in `haystack` as whole words, both already `fold`ed.
+
+    >>> contains("có 17 luật", "17 luật"), contains("có 170 luật", "17 luật")
+    (True, False)
+    """
+    return bool(needle) and f" {needle} " in f" {haystack} "
