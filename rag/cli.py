@@ -1,4 +1,4 @@
-"""The `rag` command line: `rag models list | install | verify`, `rag index`, `rag search`, `rag config`.
+"""The `rag` command line: `rag models list | install | verify`, `rag index`, `rag search`, `rag ask`, `rag config`.
 
 This is an edge: it reads argv and the environment (through `load_settings`), draws
 progress, and turns a `RagError` into one line on stderr and an exit code, never a
@@ -8,21 +8,26 @@ traceback. The work itself lives in the modules it calls.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.console import Console
 
 from rag import index as store
 from rag import indexing, models
 from rag.config import Settings, describe, load_settings
 from rag.embed import SentenceTransformerEmbedder
-from rag.errors import RagError
+from rag.errors import QuestionError, RagError
 from rag.manifest import Manifest, ModelEntry, load_manifest
+from rag.pipeline import Pipeline
 from rag.progress import ConsoleProgress
 from rag.retrieve import Retriever
+from rag.types import Answer
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -157,6 +162,110 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+class AskLine(BaseModel):
+    """One line of `rag ask --jsonl` input."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str | int | None = None
+    question: str
+    history: list[Turn] = []
+
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+AskLine.model_rebuild()
+
+
+def answer_json(answer: Answer, id: str | int | None = None) -> dict[str, Any]:
+    """The stable machine-readable form of an answer (README, "rag ask --json")."""
+    t = answer.timings
+    return {
+        "id": id,
+        "answer": answer.text,
+        "mode": answer.mode,
+        "citations": [
+            {
+                "n": c.n,
+                "doc": c.doc,
+                "title": c.title,
+                "chunk_id": c.chunk_id,
+                "text": c.text,
+                "start": c.start,
+                "end": c.end,
+            }
+            for c in answer.citations
+        ],
+        "timings": {
+            "retrieval_ms": round(t.retrieval_ms, 1),
+            "first_token_ms": round(t.first_token_ms, 1),
+            "total_ms": round(t.total_ms, 1),
+        },
+    }
+
+
+def print_answer(pipeline: Pipeline, question: str) -> None:
+    """Stream the model's draft, then the checked answer if it differs, then the sources."""
+    streamed = []
+    for event in pipeline.stream(question):
+        if isinstance(event, str):
+            streamed.append(event)
+            out.print(event, end="", markup=False)
+            continue
+        answer = event
+    if answer.notice:
+        err.print(answer.notice, markup=False)
+    if streamed:
+        out.print()
+    if answer.mode != "generated" or answer.text != "".join(streamed).strip():
+        label = {"generated": "Đã kiểm chứng", "extractive": "Không kiểm chứng được; trích nguyên văn",
+                 "abstained": "Không có câu trả lời"}[answer.mode]  # fmt: skip
+        out.print(f"\n[{label}]" if streamed else "", markup=False)
+        out.print(answer.text, markup=False)
+    if answer.citations:
+        out.print("\nNguồn:")
+        for c in answer.citations:
+            out.print(f"[{c.n}] {c.title}{f' ({c.date})' if c.date else ''} — {c.doc}", markup=False)
+            out.print(f"    “{c.text}”", markup=False)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not args.jsonl and not (args.question or "").strip():
+        raise QuestionError('the question is empty; ask one: rag ask "câu hỏi".')
+    err.print("loading the index and the models…")
+    pipeline = Pipeline.load(settings)
+    if args.json:
+        out.print_json(data=answer_json(pipeline.ask(args.question)))
+    elif args.jsonl:
+        ask_lines(pipeline, sys.stdin)
+    else:
+        print_answer(pipeline, args.question)
+    return 0
+
+
+def ask_lines(pipeline: Pipeline, lines: Iterable[str]) -> None:
+    """`--jsonl`: one answer line per input line; a bad line gets an `error` line and the rest go on."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = AskLine.model_validate_json(line)
+        except ValidationError as exc:
+            problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
+            row: dict[str, Any] = {"id": None, "line": number, "error": f"not a question object ({problem})"}
+        else:
+            try:
+                history = [(t.role, t.content) for t in item.history]
+                row = answer_json(pipeline.ask(item.question, history), item.id)
+            except QuestionError as exc:
+                row = {"id": item.id, "line": number, "error": str(exc)}
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     print_table(("setting", "value", "description"), describe(settings))
@@ -202,6 +311,17 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--mmr", type=float, default=None, metavar="DIVERSITY", help="0..1: prefer varied passages")
     search.add_argument("--json", action="store_true", help="machine-readable output")
     search.set_defaults(func=cmd_search)
+
+    ask = sub.add_parser("ask", help="answer a question from the indexed documents, with sources")
+    ask.add_argument("question", nargs="?", help="the question (in Vietnamese)")
+    how = ask.add_mutually_exclusive_group()
+    how.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
+    how.add_argument(
+        "--jsonl",
+        action="store_true",
+        help='read {"id", "question", "history"} lines from standard input, write one JSON answer per line',
+    )
+    ask.set_defaults(func=cmd_ask)
 
     sub.add_parser("config", help="print the effective settings").set_defaults(func=cmd_config)
     return parser

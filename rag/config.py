@@ -78,6 +78,25 @@ class Settings(BaseSettings):
         "weighted", description="How dense and BM25 rankings are combined: min-max weighted scores, or RRF."
     )
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved for a question.")
+    llm_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible server (llama.cpp server, vLLM, ...) to use instead of the local model, "
+        "e.g. http://127.0.0.1:8000/v1.",
+    )
+    llm_api_key: str | None = Field(None, description="Bearer key for RAG_LLM_URL, if the server wants one.")
+    evidence_tokens: int = Field(
+        250, ge=50, le=2000, description="Tokens of evidence sentences shown to the model (prompt time grows with it)."
+    )
+    answer_tokens: int = Field(160, ge=16, le=2000, description="Longest answer the model may write, in tokens.")
+    abstain_below: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Abstain without asking the model when the best passage's cosine to the question is below this.",
+    )
+    max_question_chars: int = Field(
+        1000, ge=50, description="Longer questions are cut to this many characters (with a notice)."
+    )
 
     @classmethod
     def settings_customise_sources(

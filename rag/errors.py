@@ -80,3 +80,5 @@ class PromptError(RagError):
 
 class QuestionError(RagError):
     """A question that cannot be asked (empty)."""
+
+    exit_code = 2

@@ -193,5 +193,7 @@ def _delta(data: str) -> str | None:
         choices = chunk.get("choices") or [{}]
         content = (choices[0].get("delta") or {}).get("content")
     except (ValueError, AttributeError, TypeError):
-        raise GeneratorError(f"the language model server sent something that is not a chat chunk: {data[:120]!r}")
+        raise GeneratorError(
+            f"the language model server sent something that is not a chat chunk: {data[:120]!r}"
+        ) from None
     return content if isinstance(content, str) else None

@@ -37,3 +37,45 @@ class Chunk:
     start: int  # character span in the document's cleaned text
     end: int
     text: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage an answer cites: `n` is its number in the answer's text ("[2]")."""
+
+    n: int
+    doc: str  # the document's file name
+    doc_id: str
+    title: str
+    date: str | None
+    chunk_id: str
+    text: str  # the cited sentence(s), as in the document
+    start: int  # their character span in the document's cleaned text
+    end: int
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds from the question's arrival; `prompt_ms`/`generate_ms` are llama.cpp's own counters."""
+
+    retrieval_ms: float  # question rewrite, retrieval and evidence selection
+    first_token_ms: float  # until the first piece of the answer could be shown
+    total_ms: float
+    prompt_ms: float = 0.0
+    generate_ms: float = 0.0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str  # as asked (after the length limit)
+    query: str  # the standalone query that retrieval used
+    text: str
+    mode: str  # "generated" | "extractive" | "abstained"
+    citations: tuple[Citation, ...]
+    timings: Timings
+    retrieved: tuple[str, ...] = ()  # document ids of the retrieved chunks, best first
+    reply: str = ""  # what the model wrote, before checking ("" when it was not asked)
+    why: str = ""  # what verification repaired, or why the answer fell back or abstained
+    notice: str = ""  # something the person asking should know (the question was shortened)

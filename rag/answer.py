@@ -1,0 +1,131 @@
+"""The pieces of an answer that need no model: follow-up rewriting, premise checks, refusals, and the
+three forms an answer takes (generated and verified, extractive, abstained) with their citations.
+
+Pure functions over `Passage`s and strings; `rag.pipeline` decides which one applies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import PurePath
+
+from rag.evidence import Passage, Sentence
+from rag.prompts import render
+from rag.text import contains, fold
+from rag.types import Citation
+from rag.verify import Claim, entities
+
+EXTRACTIVE_SENTENCES = 2  # the best two evidence sentences held the gold answer far more often than one
+TITLE_WORDS = 8  # a passage's title in the prompt is cut to this many words: tokens are the cost
+# Words that make a question lean on the one before it ("Còn công văn đi thì sao?", "Ông ấy giữ chức gì?")
+FOLLOW_UP = re.compile(
+    r"^(còn|vậy|thế|và|rồi)\b|\b(thì sao|thế nào rồi|ông ấy|bà ấy|ông ta|bà ta|anh ấy|chị ấy|họ|nó|đó|ấy|này|trên)\b"
+)
+FOLLOW_UP_WORDS = 7  # a question this short after another one is read as a follow-up too
+REFUSALS = ("không có thông tin", "không đề cập", "không được đề cập", "không nêu", "không được nêu",
+            "không có dữ liệu", "không thể trả lời", "không tìm thấy", "không có câu trả lời")  # fmt: skip
+
+
+def no_answer() -> str:
+    """The fixed sentence of an abstention (a package file, like the prompts)."""
+    return render("refusal")
+
+
+def standalone(question: str, history: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """(query for retrieval, the earlier question it leans on or "") for `question` after `history`.
+
+    `history` is (role, content) pairs, oldest first. A follow-up — a question that starts with
+    "còn", "vậy", …, points back ("ông ấy", "đó"), or is very short — is joined to the last
+    user question, which is the rewrite that kept the gold passage for every follow-up of the
+    seeds question set (README).
+
+    >>> standalone("Còn công văn đi thì sao?", [("user", "Có bao nhiêu công văn đến?"), ("assistant", "30.087")])
+    ('Có bao nhiêu công văn đến? Còn công văn đi thì sao?', 'Có bao nhiêu công văn đến?')
+    >>> standalone("Văn phòng Quốc hội là cơ quan gì?", [("user", "Có bao nhiêu công văn đến?")])
+    ('Văn phòng Quốc hội là cơ quan gì?', '')
+    """
+    previous = next((content for role, content in reversed(history) if role == "user" and content.strip()), "")
+    folded = fold(question)
+    if previous and (FOLLOW_UP.search(folded) or len(folded.split()) <= FOLLOW_UP_WORDS):
+        return f"{previous.strip()} {question}", previous.strip()
+    return question, ""
+
+
+def missing_premises(question: str, passages: Sequence[Passage]) -> list[str]:
+    """Numbers, dates and names of the question that none of the passages (text, title, date) mentions.
+
+    A question about "năm 2019" answered from passages about 2020 is the typical invented
+    answer of a small model; when the documents never name what the question is about,
+    the honest answer is that they do not answer it.
+    """
+    context = fold(" ".join(f"{p.chunk.title} {p.chunk.date or ''} {p.text}" for p in passages))
+    return [e for e in entities(question) if fold(e) and not contains(context, fold(e))]
+
+
+def is_refusal(reply: str) -> bool:
+    """Whether the model says the passages do not answer (the fixed sentence, or words to that effect).
+
+    >>> is_refusal("Tài liệu không có thông tin để trả lời câu hỏi này."), is_refusal("Có 8 văn bản [1].")
+    (True, False)
+    """
+    folded = fold(reply)
+    return contains(folded, fold(no_answer())) or any(contains(folded, fold(p)) for p in REFUSALS)
+
+
+def prompt_passage(p: Passage) -> str:
+    words = p.chunk.title.split()
+    title = " ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else "")
+    return render("passage", n=p.n, title=title, date=f" ({p.chunk.date})" if p.chunk.date else "", text=p.text)
+
+
+def question_prompt(question: str, passages: Sequence[Passage], previous: str = "") -> str:
+    context = f"(Câu hỏi trước đó: {previous})\n" if previous else ""
+    return render(
+        "question", passages="\n".join(prompt_passage(p) for p in passages), context=context, question=question
+    )
+
+
+def citation(n: int, chunk_passage: Passage, sentences: Sequence[Sentence] | None = None) -> Citation:
+    chosen = tuple(sentences) if sentences else chunk_passage.sentences
+    c = chunk_passage.chunk
+    return Citation(
+        n=n,
+        doc=PurePath(c.doc_id).name,
+        doc_id=c.doc_id,
+        title=c.title,
+        date=c.date,
+        chunk_id=c.id,
+        text=" ".join(s.text for s in chosen),
+        start=chosen[0].start,
+        end=chosen[-1].end,
+    )
+
+
+def with_markers(claim: Claim) -> str:
+    """The claim with its citation markers before its final stop.
+
+    >>> with_markers(Claim("Có 8 văn bản.", (1, 2)))
+    'Có 8 văn bản [1][2].'
+    """
+    body = claim.text.rstrip()
+    stop = body[-1] if body and body[-1] in ".!?…" else ""
+    body = body[: len(body) - len(stop)].rstrip()
+    return f"{body} {''.join(f'[{n}]' for n in claim.cites)}{stop}"
+
+
+def generated(claims: Sequence[Claim], passages: Sequence[Passage]) -> tuple[str, tuple[Citation, ...]]:
+    """The verified sentences with their markers, and one citation per cited passage (in order of number)."""
+    text = " ".join(with_markers(c) for c in claims)
+    cited = sorted({n for c in claims for n in c.cites})
+    return text, tuple(citation(n, passages[n - 1]) for n in cited)
+
+
+def extractive(passages: Sequence[Passage]) -> tuple[str, tuple[Citation, ...]]:
+    """The best evidence sentences, quoted per passage (best passage first) with its number; their citations."""
+    ranked = sorted(((s, p) for p in passages for s in p.sentences), key=lambda sp: -sp[0].score)
+    chosen: dict[int, list[Sentence]] = {}
+    for s, p in ranked[:EXTRACTIVE_SENTENCES]:
+        chosen.setdefault(p.n, []).append(s)
+    citations = tuple(citation(n, passages[n - 1], sorted(ss, key=lambda s: s.start)) for n, ss in chosen.items())
+    return " ".join(f"“{c.text}” [{c.n}]" for c in citations), citations

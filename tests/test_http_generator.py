@@ -1,0 +1,82 @@
+"""The OpenAI-compatible HTTP generator against the real `python -m llama_cpp.server` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from conftest import installed_model
+
+from rag.config import Settings
+from rag.errors import GeneratorError
+from rag.generate import HttpGenerator, Message
+
+KEY = "test-key-123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(real_settings: Settings) -> Iterator[str]:
+    gguf = installed_model(real_settings, "llm")
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+               "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--api_key", KEY]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=2).is_success:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("llama_cpp.server did not answer within 180 s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+pytestmark = pytest.mark.real
+
+MESSAGES = [
+    Message("system", "Trả lời ngắn gọn bằng tiếng Việt, chỉ dựa vào đoạn trích."),
+    Message("user", "Đoạn trích:\n[1] Trong tháng 8/2023 có 30.087 công văn đến.\nCâu hỏi: Có bao nhiêu công văn đến?"),
+]
+
+
+def test_the_reply_streams_in_pieces_from_the_server(server: str) -> None:
+    generator = HttpGenerator(server + "/v1", api_key=KEY)
+    pieces = list(generator.stream(MESSAGES, max_tokens=40))
+    assert len(pieces) > 1
+    assert "30.087" in "".join(pieces) or "30087" in "".join(pieces), pieces
+    assert generator.last_timings.generated_tokens == len(pieces)
+
+
+def test_a_wrong_key_is_reported_with_what_to_check(server: str) -> None:
+    with pytest.raises(GeneratorError, match="answered 401.*RAG_LLM_API_KEY"):
+        list(HttpGenerator(server, api_key="wrong").stream(MESSAGES, max_tokens=5))
+
+
+def test_an_unreachable_server_is_reported_with_what_to_do() -> None:
+    with pytest.raises(GeneratorError, match="could not reach.*RAG_LLM_URL"):
+        list(HttpGenerator(f"http://127.0.0.1:{free_port()}").stream(MESSAGES, max_tokens=5))
