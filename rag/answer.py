@@ -13,7 +13,7 @@ from pathlib import PurePath
 from rag.evidence import Passage, Sentence
 from rag.prompts import render
 from rag.text import contains, fold
-from rag.types import Citation
+from rag.types import Chunk, Citation
 from rag.verify import Claim, entities
 
 EXTRACTIVE_SENTENCES = 2  # the best two evidence sentences held the gold answer far more often than one
@@ -22,6 +22,7 @@ TITLE_WORDS = 8  # a passage's title in the prompt is cut to this many words: to
 FOLLOW_UP = re.compile(
     r"^(còn|vậy|thế|và|rồi)\b|\b(thì sao|thế nào rồi|ông ấy|bà ấy|ông ta|bà ta|anh ấy|chị ấy|họ|nó|đó|ấy|này|trên)\b"
 )
+ORDINAL = re.compile(r"\bthứ (\d)\b")
 FOLLOW_UP_WORDS = 7  # a question this short after another one is read as a follow-up too
 REFUSALS = ("không có thông tin", "không đề cập", "không được đề cập", "không nêu", "không được nêu",
             "không có dữ liệu", "không thể trả lời", "không tìm thấy", "không có câu trả lời")  # fmt: skip
@@ -52,15 +53,16 @@ def standalone(question: str, history: Sequence[tuple[str, str]]) -> tuple[str, 
     return question, ""
 
 
-def missing_premises(question: str, passages: Sequence[Passage]) -> list[str]:
-    """Numbers, dates and names of the question that none of the passages (text, title, date) mentions.
+def missing_premises(question: str, chunks: Sequence[Chunk]) -> list[str]:
+    """Numbers, dates and names of the question that none of the retrieved chunks (text, title, date) mentions.
 
     A question about "năm 2019" answered from passages about 2020 is the typical invented
     answer of a small model; when the documents never name what the question is about,
     the honest answer is that they do not answer it.
     """
-    context = fold(" ".join(f"{p.chunk.title} {p.chunk.date or ''} {p.text}" for p in passages))
-    return [e for e in entities(question) if fold(e) and not contains(context, fold(e))]
+    context = fold(" ".join(f"{c.title} {c.date or ''} {c.text}" for c in chunks))
+    ordinals = set(ORDINAL.findall(fold(question)))  # "nhóm thứ 4" may be written "thứ tư": not a premise
+    return [e for e in entities(question) if fold(e) and e not in ordinals and not contains(context, fold(e))]
 
 
 def is_refusal(reply: str) -> bool:

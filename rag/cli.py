@@ -22,7 +22,7 @@ from rag import index as store
 from rag import indexing, models
 from rag.config import Settings, describe, load_settings
 from rag.embed import SentenceTransformerEmbedder
-from rag.errors import QuestionError, RagError
+from rag.errors import ConfigError, QuestionError, RagError
 from rag.manifest import Manifest, ModelEntry, load_manifest
 from rag.pipeline import Pipeline
 from rag.progress import ConsoleProgress
@@ -266,6 +266,14 @@ def ask_lines(pipeline: Pipeline, lines: Iterable[str]) -> None:
         sys.stdout.flush()
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    try:
+        from eval.score import main as evaluate
+    except ImportError:
+        raise ConfigError("`rag eval` runs from a checkout (it needs eval/); run it there.") from None
+    return evaluate(args.options)
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     print_table(("setting", "value", "description"), describe(settings))
@@ -322,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
         help='read {"id", "question", "history"} lines from standard input, write one JSON answer per line',
     )
     ask.set_defaults(func=cmd_ask)
+
+    ev = sub.add_parser("eval", help="score the answers on a question set (same as python -m eval)", add_help=False)
+    ev.add_argument("options", nargs=argparse.REMAINDER, help="python -m eval's options (--help lists them)")
+    ev.set_defaults(func=cmd_eval)
 
     sub.add_parser("config", help="print the effective settings").set_defaults(func=cmd_config)
     return parser

@@ -3,8 +3,10 @@
 The small local models do not always obey the prompt, so nothing they write is shown as an
 answer until it passes these checks:
 - a citation `[n]` must name one of the passages (`[7]` of 3 passages is dropped);
-- each sentence must be supported by a passage it cites: most of the words it adds to the
-  question occur in that passage (`SUPPORT`);
+- each sentence must be supported by a passage it cites: every word it adds to the question
+  occurs in that passage (`SUPPORT`: looser settings let the default model's wrong
+  paraphrases through, measured in the README), and it must add something (not restate
+  the question, not ask one);
 - every number, date and proper name in the sentence must occur in a cited passage,
   after `fold` (so "30.087" matches "30087", "hoà" matches "hòa").
 A sentence whose citations fail is re-attached to the passage that does support it, if any.
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from rag.chunking import split_sentences
 from rag.text import contains, fold, normalize
 
-SUPPORT = 0.6  # share of a sentence's new words (not in the question) that its passage must hold
+SUPPORT = 1.0  # share of a sentence's new words (not in the question) that its passage must hold
 MIN_NEW_WORDS = 2  # a sentence with no number or name must add at least this many words to the question
 INTERROGATIVE = re.compile(r"\b(bao nhiêu|mấy|là gì|là ai|ở đâu|khi nào|thế nào|ra sao|vì sao|tại sao)\b")
 CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;–-]\s*\d+)*)\s*\]")

@@ -63,6 +63,7 @@ def retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
 
 def pipeline(retriever: Retriever, *replies: str, **options: object) -> tuple[Pipeline, FakeGenerator]:
     generator = FakeGenerator(*replies)
+    options = {"abstain_below": 0.0, **options}  # the fake embedder's cosines are not e5's
     return Pipeline(retriever, generator, **options), generator  # type: ignore[arg-type]
 
 
@@ -119,6 +120,12 @@ def test_a_question_about_something_no_passage_mentions_abstains_without_the_mod
     assert gen.calls == []
 
 
+def test_weak_retrieval_abstains_without_the_model(retriever: Retriever) -> None:
+    p, gen = pipeline(retriever, "Có 30.087 công văn đến [1].", abstain_below=0.999)
+    answer = p.ask(QUESTION)
+    assert answer.mode == "abstained" and "cosine" in answer.why and gen.calls == []
+
+
 def test_an_empty_question_is_refused_before_any_work(retriever: Retriever) -> None:
     p, gen = pipeline(retriever, "x")
     for question in ("", "   \n\t"):
@@ -138,7 +145,8 @@ def test_the_stream_yields_the_draft_then_the_answer(retriever: Retriever) -> No
     p, _ = pipeline(retriever, "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [1].")
     events = list(p.stream(QUESTION))
     assert all(isinstance(e, str) for e in events[:-1]) and len(events) > 2
-    assert "".join(events[:-1]).split() == "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [1].".split()
+    reply = "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [1]."
+    assert "".join(events[:-1]).split() == reply.split()
     final = events[-1]
     assert final.timings.first_token_ms <= final.timings.total_ms and final.timings.retrieval_ms > 0
 

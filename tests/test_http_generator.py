@@ -73,10 +73,10 @@ def test_the_reply_streams_in_pieces_from_the_server(server: str) -> None:
 
 
 def test_a_wrong_key_is_reported_with_what_to_check(server: str) -> None:
-    with pytest.raises(GeneratorError, match="answered 401.*RAG_LLM_API_KEY"):
+    with pytest.raises(GeneratorError, match=r"answered 401.*RAG_LLM_API_KEY"):
         list(HttpGenerator(server, api_key="wrong").stream(MESSAGES, max_tokens=5))
 
 
 def test_an_unreachable_server_is_reported_with_what_to_do() -> None:
-    with pytest.raises(GeneratorError, match="could not reach.*RAG_LLM_URL"):
+    with pytest.raises(GeneratorError, match=r"could not reach.*RAG_LLM_URL"):
         list(HttpGenerator(f"http://127.0.0.1:{free_port()}").stream(MESSAGES, max_tokens=5))

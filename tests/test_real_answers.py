@@ -7,8 +7,6 @@ abstention), not the wording.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from conftest import installed_model
 
