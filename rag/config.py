@@ -170,5 +170,7 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
         value = getattr(settings, name)
         if isinstance(value, Path) and name != "home":
             value = settings.resolve(value)
+        if name == "llm_api_key" and value:
+            value = "(set)"  # a secret is not printed
         rows.append((f"RAG_{name.upper()}", "" if value is None else str(value), field.description or ""))
     return rows

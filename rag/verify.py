@@ -30,9 +30,9 @@ MIN_NEW_WORDS = 2  # a sentence with no number or name must add at least this ma
 INTERROGATIVE = re.compile(r"\b(bao nhiêu|mấy|là gì|là ai|ở đâu|khi nào|thế nào|ra sao|vì sao|tại sao)\b")
 CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;–-]\s*\d+)*)\s*\]")
 NUMBER = re.compile(r"(?<!\w)\d+(?:[.,/:-]\d+)*(?!\w)")  # "QH14" is a code, not the number 14
-# A run of capitalised syllables: "Nguyễn Thị Thúy Ngần", "Hà Nội", "Quốc hội" (its first word only)
+# Names are runs of capitalised words (see `entities`)
 HONORIFICS = frozenset(["ông", "bà", "anh", "chị", "cô", "chú"])  # "Ông Trần Thanh Mẫn": the name is the rest
-CAPITALISED = re.compile(r"\b[^\W\d_a-zà-ỹ]\w*(?:\s+[^\W\d_a-zà-ỹ]\w*)*")
+WORD = re.compile(r"[^\W\d_]\w*")
 
 
 @dataclass(frozen=True)
@@ -91,20 +91,33 @@ def split_claims(reply: str) -> list[tuple[str, list[int]]]:
 def entities(sentence: str) -> list[str]:
     """Numbers, dates and proper names in a sentence (a sentence's first word counts only inside a longer name).
 
+    A name is a run of capitalised words ("Đỗ Bá Tỵ", "Hà Nội"; of "Quốc hội" only "Quốc"); a leading
+    honorific ("Ông Trần Thanh Mẫn") is not part of it.
+
     >>> entities("Ông Bùi Văn Cường chủ trì cuộc họp ngày 7/9 với 30.087 văn bản.")
     ['7/9', '30.087', 'Bùi Văn Cường']
-    >>> entities("Hội nghị diễn ra tại Hà Nội.")
-    ['Hà Nội']
+    >>> entities("Hội nghị có Đại tướng Đỗ Bá Tỵ tại Hà Nội.")
+    ['Đại', 'Đỗ Bá Tỵ', 'Hà Nội']
     """
     found = NUMBER.findall(sentence)
-    for m in CAPITALISED.finditer(sentence):
-        name = m.group()
-        if m.start() == 0 or sentence[: m.start()].rstrip().endswith((".", ":", "!", "?", "“", '"', "(")):
-            name = name.split(maxsplit=1)[1] if " " in name else ""
-        while name.split(maxsplit=1)[:1] and name.split()[0].casefold() in HONORIFICS:
-            name = name.split(maxsplit=1)[1] if " " in name else ""
-        if name:
-            found.append(name)
+    runs: list[tuple[bool, list[str]]] = []  # (starts a sentence, its capitalised words)
+    last_end = None
+    for m in WORD.finditer(sentence):
+        word, before = m.group(), sentence[: m.start()].rstrip()
+        if not word[0].isupper():
+            last_end = None
+            continue
+        if runs and last_end is not None and not sentence[last_end : m.start()].strip():
+            runs[-1][1].append(word)  # only spaces since the previous capitalised word: the same name
+        else:
+            runs.append((not before or before[-1] in ".:;!?“\"(", [word]))
+        last_end = m.end()
+    for initial, words in runs:
+        words = words[1:] if initial else words  # a sentence's capitalised first word alone is not a name
+        while words and words[0].casefold() in HONORIFICS:
+            words = words[1:]
+        if words:
+            found.append(" ".join(words))
     return found
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rag.config import CHECKOUT, DEFAULT_EMBEDDER, DEFAULT_LLM, Settings
+from rag.generate import Message, Timings
 from rag.manifest import Part
 
 
@@ -118,3 +119,24 @@ class FakeEmbedder:
                 out[row, zlib.crc32(token.encode()) % self.dim] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1, norms)
+
+
+class FakeGenerator:
+    """Replies with a scripted text (or one per call); records the messages it was given."""
+
+    name = "fake-llm"
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.calls: list[list[Message]] = []
+        self.last_timings = Timings()
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        self.calls.append(list(messages))
+        reply = self.replies[min(len(self.calls), len(self.replies)) - 1]
+        for word in reply.split(" "):
+            yield word + " "
+        self.last_timings = Timings(prompt_tokens=10, prompt_ms=1.0, generated_tokens=5, generate_ms=1.0)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, FakeGenerator
 
 from rag import index as store
 from rag import indexing
 from rag.answer import no_answer, standalone
 from rag.config import Settings
 from rag.errors import PromptError, QuestionError
-from rag.generate import Message, Timings
 from rag.pipeline import Pipeline
 from rag.prompts import render
 from rag.retrieve import Retriever
@@ -27,27 +25,6 @@ DOCS = {
     "thu-vien.txt": "Thư viện mở cửa buổi sáng\n\nThư viện mở cửa từ 8 giờ sáng các ngày trong tuần.\n"
     "Bạn đọc cần mang thẻ khi vào thư viện.",
 }
-
-
-class FakeGenerator:
-    """Replies with a scripted text (or one per call); records the messages it was given."""
-
-    name = "fake-llm"
-
-    def __init__(self, *replies: str) -> None:
-        self.replies = list(replies)
-        self.calls: list[list[Message]] = []
-        self.last_timings = Timings()
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
-        self.calls.append(list(messages))
-        reply = self.replies[min(len(self.calls), len(self.replies)) - 1]
-        for word in reply.split(" "):
-            yield word + " "
-        self.last_timings = Timings(prompt_tokens=10, prompt_ms=1.0, generated_tokens=5, generate_ms=1.0)
 
 
 @pytest.fixture(scope="module")
