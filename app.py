@@ -1,9 +1,9 @@
 """The browser chat's entry point: `python app.py` (what `make run` starts).
 
-The chat itself (`build_app(pipeline) -> gr.Blocks`) arrives with the answers and UI
-issues (#4, #5). Until then this entry point does the start-up checks a real start does
-(settings, both models installed, the index readable) and says plainly that there is
-nothing to serve yet. It loads no model and starts no server.
+The chat itself (`build_app(pipeline) -> gr.Blocks`) arrives with the UI issue (#5);
+answers are available from the command line (`rag ask`). Until then this entry point
+does the start-up checks a real start does (settings, both models installed, the index
+readable) and says plainly that there is nothing to serve yet. It loads no model and starts no server.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def start() -> int:
     index = store.load(settings.index_path)
     out.print(f"index:          {settings.index_path} ({len(index.documents)} documents, {len(index.chunks)} chunks)")
     out.print(
-        'Models and index are ready; try `rag search "câu hỏi"`. The chat has not landed yet (issues #4, #5), '
+        'Models and index are ready; ask with `rag ask "câu hỏi"`. The browser chat has not landed yet (issue #5), '
         "so nothing is served on http://127.0.0.1:7860 yet."
     )
     return 0

@@ -15,6 +15,7 @@ The cosine depends on the embedder: calibrate again for another one.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
@@ -43,7 +44,7 @@ def choose(answerable: Sequence[float], unanswerable: Sequence[float]) -> tuple[
     """
     scores = sorted(set(answerable) | set(unanswerable))
     best = (0.0, 0, 0)
-    for low, high in zip(scores, scores[1:], strict=False):
+    for low, high in itertools.pairwise(scores):
         t = round((low + high) / 2, 3)
         caught = sum(s < t for s in unanswerable)
         lost = sum(s < t for s in answerable)
@@ -78,7 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"RAG_ABSTAIN_BELOW={threshold}: catches {caught} of {len(scores[False])} unanswerable questions, "
               f"loses {lost} of {len(scores[True])} answerable ones")  # fmt: skip
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        result = {"threshold": threshold, "caught": caught, "lost": lost, "scores": {str(k): v for k, v in scores.items()}}
+        result = {
+            "threshold": threshold,
+            "caught": caught,
+            "lost": lost,
+            "scores": {str(k): v for k, v in scores.items()},
+        }
         args.out.write_text(json.dumps(result, indent=2) + "\n")
         return 0
 

@@ -230,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="score N questions (a seeded sample)")
     parser.add_argument("--seed", type=int, default=0, help="the sample's seed (with --limit)")
     parser.add_argument("--model", default=None, help="manifest language model (default: RAG_LLM)")
+    parser.add_argument("--style", choices=["auto", "extractive"], default=None, help="RAG_ANSWER_STYLE for this run")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where run folders go (default eval/results)")
     parser.add_argument("--name", default=None, help="run name: results go to eval/results/NAME/")
     args = parser.parse_args(argv)
     return run_edge(lambda: evaluate(args))
@@ -241,14 +243,16 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < len(questions):
         questions = sorted(random.Random(args.seed).sample(questions, args.limit), key=lambda q: q.id)
     overrides: dict[str, Any] = {"llm": args.model} if args.model else {}
+    if args.style:
+        overrides["answer_style"] = args.style
     corpus_key = "-".join(p.resolve().name for p in args.corpus)
-    settings = load_settings(**overrides, index_dir=RESULTS / ".index" / corpus_key)
+    settings = load_settings(**overrides, index_dir=args.results / ".index" / corpus_key)
     with ConsoleProgress(err) as progress:
         indexing.update(args.corpus, _embedder(settings), settings, progress=progress)
     err.print(f"loading {settings.llm_url or settings.llm}…")
     pipeline = Pipeline.load(settings)
-    name = args.name or f"{args.questions.stem}-{pipeline.generator.name}"
-    out = RESULTS / name
+    name = args.name or f"{args.questions.stem}-{pipeline.generator.name}-{settings.answer_style}"
+    out = args.results / name
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     columns = (TextColumn("answering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -263,7 +267,7 @@ def evaluate(args: argparse.Namespace) -> int:
     summary = summarise(rows)
     by = {"type": breakdown(rows, "type"), "mode": breakdown(rows, "mode")}
     meta = {"questions file": str(args.questions), "corpus": ", ".join(map(str, args.corpus)),
-            "model": pipeline.generator.name, "limit": args.limit, "seed": args.seed,
+            "model": pipeline.generator.name, "style": settings.answer_style, "limit": args.limit, "seed": args.seed,
             "threads": settings.n_threads, "evidence_tokens": settings.evidence_tokens}  # fmt: skip
     (out / "summary.json").write_text(json.dumps({"meta": meta, "summary": summary, "by": by}, indent=2) + "\n")
     (out / "report.md").write_text(report(name, meta, summary, by) + "\n", encoding="utf-8")

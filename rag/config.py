@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     evidence_tokens: int = Field(
         250, ge=50, le=2000, description="Tokens of evidence sentences shown to the model (prompt time grows with it)."
     )
+    answer_style: Literal["auto", "extractive"] = Field(
+        "auto",
+        description="auto: the model writes the answer, checked, quoting the evidence when it fails; "
+        "extractive: always quote the best evidence sentences (no model call).",
+    )
     answer_tokens: int = Field(160, ge=16, le=2000, description="Longest answer the model may write, in tokens.")
     abstain_below: float = Field(
         0.855,

@@ -26,7 +26,7 @@ from rag.errors import QuestionError
 from rag.generate import Generator, Message
 from rag.prompts import render
 from rag.retrieve import Retriever
-from rag.types import Answer, Timings
+from rag.types import Answer, Citation, Timings
 from rag.verify import check
 
 Event = str | Answer
@@ -43,16 +43,18 @@ class Pipeline:
         answer_tokens: int = 160,
         abstain_below: float = 0.855,
         max_question_chars: int = 1000,
+        style: Literal["auto", "extractive"] = "auto",
     ) -> None:
         self.retriever, self.generator = retriever, generator
         self.top_k, self.evidence_tokens, self.answer_tokens = top_k, evidence_tokens, answer_tokens
         self.abstain_below, self.max_question_chars = abstain_below, max_question_chars
+        self.style = style
         self.system = render("system", refusal=forms.no_answer())
 
     @classmethod
     def from_settings(cls, settings: Settings, retriever: Retriever, generator: Generator) -> Pipeline:
         return cls(retriever, generator, settings.top_k, settings.evidence_tokens, settings.answer_tokens,
-                   settings.abstain_below, settings.max_question_chars)  # fmt: skip
+                   settings.abstain_below, settings.max_question_chars, settings.answer_style)  # fmt: skip
 
     @classmethod
     def load(cls, settings: Settings) -> Pipeline:
@@ -117,8 +119,12 @@ class Pipeline:
         retrieval_ms = ms()
         retrieved = tuple(h.chunk.doc_id for h in hits)
 
-        def done(text: str, mode: str, citations: tuple = (), reply: str = "", why: str = "", first: float = 0):
-            t = self.generator.last_timings if reply else None
+        called = False  # whether the model was asked: its timings count then
+
+        def done(
+            text: str, mode: str, citations: tuple[Citation, ...] = (), reply: str = "", why: str = "", first: float = 0
+        ) -> Answer:
+            t = self.generator.last_timings if called else None
             timings = Timings(
                 retrieval_ms=retrieval_ms,
                 first_token_ms=first or ms(),
@@ -140,10 +146,16 @@ class Pipeline:
             yield done(forms.no_answer(), "abstained", why=f"no passage mentions {', '.join(missing)}")
             return
 
+        if self.style == "extractive":
+            text, citations = forms.extractive(passages)
+            yield done(text, "extractive", citations, why="RAG_ANSWER_STYLE=extractive")
+            return
+
         prompt = forms.question_prompt(question, passages, previous)
         messages = [Message("system", self.system), Message("user", prompt)]
         pieces: list[str] = []
         first = 0.0
+        called = True
         for piece in self.generator.stream(messages, self.answer_tokens):
             if not pieces:
                 first = ms()

@@ -110,7 +110,7 @@ def entities(sentence: str) -> list[str]:
         if runs and last_end is not None and not sentence[last_end : m.start()].strip():
             runs[-1][1].append(word)  # only spaces since the previous capitalised word: the same name
         else:
-            runs.append((not before or before[-1] in ".:;!?“\"(", [word]))
+            runs.append((not before or before[-1] in '.:;!?“"(', [word]))
         last_end = m.end()
     for initial, words in runs:
         words = words[1:] if initial else words  # a sentence's capitalised first word alone is not a name

@@ -79,6 +79,12 @@ def test_a_number_found_in_no_passage_falls_back_to_quoting_the_evidence(retriev
     assert answer.reply.startswith("Văn phòng Quốc hội đã tiếp nhận 45.000")  # the draft is kept for inspection
 
 
+def test_the_extractive_style_quotes_without_calling_the_model(retriever: Retriever) -> None:
+    p, gen = pipeline(retriever, "Có 45.000 công văn [1].", style="extractive")
+    answer = p.ask(QUESTION)
+    assert answer.mode == "extractive" and "30.087 công văn đến" in answer.text and gen.calls == []
+
+
 def test_a_refusal_abstains_without_citations(retriever: Retriever) -> None:
     p, _ = pipeline(retriever, "Các đoạn trích không đề cập đến thông tin này.")
     answer = p.ask(QUESTION)

@@ -7,6 +7,9 @@ abstention), not the wording.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from conftest import installed_model
 
@@ -94,3 +97,29 @@ def test_a_question_in_english_still_gets_a_vietnamese_answer_or_an_abstention(p
     assert answer.mode in {"generated", "extractive", "abstained"}
     if answer.mode != "abstained":
         assert answer.citations and all(c.doc.startswith("000") for c in answer.citations), answer
+
+
+def test_the_scorer_runs_end_to_end_on_a_sample(tmp_path: Path) -> None:
+    from eval.score import main
+
+    assert main(["--limit", "4", "--seed", "1", "--results", str(tmp_path), "--name", "smoke"]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "smoke" / "answers.jsonl").read_text().splitlines()]
+    summary = json.loads((tmp_path / "smoke" / "summary.json").read_text())["summary"]
+    assert len(rows) == 4 and summary["questions"] == 4
+    assert {r["mode"] for r in rows} <= {"generated", "extractive", "abstained"}
+    assert summary["accuracy"] == sum(r["correct"] for r in rows if r["answerable"]) / summary["answerable"]
+    assert "| accuracy |" in (tmp_path / "smoke" / "report.md").read_text()
+
+
+def test_rag_ask_json_prints_one_answer_object(
+    built: tuple[Settings, Pipeline], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.cli import main
+
+    monkeypatch.setenv("RAG_INDEX_DIR", str(built[0].index_path))
+    monkeypatch.setenv("RAG_N_THREADS", "2")
+    assert main(["ask", "--json", "Năm 2020 Quốc hội đã thông qua bao nhiêu luật?"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert set(row) == {"id", "answer", "mode", "citations", "timings"}
+    assert row["mode"] in {"generated", "extractive"} and "17" in row["answer"], row
+    assert row["citations"] and row["citations"][0]["doc"].startswith("003")
