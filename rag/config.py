@@ -84,6 +84,9 @@ class Settings(BaseSettings):
         "e.g. http://127.0.0.1:8000/v1.",
     )
     llm_api_key: str | None = Field(None, description="Bearer key for RAG_LLM_URL, if the server wants one.")
+    llm_model: str = Field(
+        "default", description="The model name sent to RAG_LLM_URL (vLLM wants the served name; llama.cpp ignores it)."
+    )
     evidence_tokens: int = Field(
         250, ge=50, le=2000, description="Tokens of evidence sentences shown to the model (prompt time grows with it)."
     )

@@ -187,13 +187,20 @@ def _delta(data: str) -> str | None:
     'Xin'
     >>> _delta('{"choices": [{"delta": {}, "finish_reason": "stop"}]}') is None
     True
+    >>> _delta('{"error": {"message": "context too long"}}')
+    Traceback (most recent call last):
+    ...
+    rag.errors.GeneratorError: the language model server reported an error: context too long
     """
     try:
         chunk = json.loads(data)
-        choices = chunk.get("choices") or [{}]
-        content = (choices[0].get("delta") or {}).get("content")
-    except (ValueError, AttributeError, TypeError):
+        error = chunk.get("error")
+        content = None if error else ((chunk.get("choices") or [{}])[0].get("delta") or {}).get("content")
+    except (ValueError, AttributeError, TypeError, IndexError):
         raise GeneratorError(
             f"the language model server sent something that is not a chat chunk: {data[:120]!r}"
         ) from None
+    if error:
+        message = error.get("message", error) if isinstance(error, dict) else error
+        raise GeneratorError(f"the language model server reported an error: {message}")
     return content if isinstance(content, str) else None

@@ -77,7 +77,7 @@ class Pipeline:
         retriever = Retriever(index, embedder, settings.dense_weight, settings.fusion)
         generator: Generator
         if gguf is None:
-            generator = HttpGenerator(str(settings.llm_url), settings.llm_api_key)
+            generator = HttpGenerator(str(settings.llm_url), settings.llm_api_key, settings.llm_model)
         else:
             name = settings.llm if settings.llm_path is None else gguf.stem
             generator = LlamaGenerator.load(gguf, settings.n_ctx, settings.n_threads, name=name)
