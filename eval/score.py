@@ -49,6 +49,7 @@ from rag.types import Answer
 from rag.verify import entities
 
 RESULTS = CHECKOUT / "eval" / "results"
+MARKERS = re.compile(r"\[\d+\]")  # citation markers in an answer
 
 
 class Turn(BaseModel):
@@ -83,10 +84,14 @@ def read_questions(path: Path) -> list[Question]:
 def correct(answer: str, q: Question) -> bool:
     """Whether the answer holds an acceptable answer (or every part of a list answer), after `fold`.
 
+    Citation markers are not answer text: "[1]" does not make an answer "1" correct.
+
     >>> correct("Có 30087 công văn.", Question(id="x", question="?", answers=["30.087"]))
     True
+    >>> correct("Có nhiều nhóm [1].", Question(id="x", question="?", answers=["1"]))
+    False
     """
-    text = fold(answer)
+    text = fold(MARKERS.sub(" ", answer))
     if q.answers_all:
         return all(contains(text, fold(a)) for a in q.answers_all)
     return any(contains(text, fold(a)) for a in q.answers)
@@ -98,7 +103,7 @@ def token_f1(answer: str, gold: str) -> float:
     >>> round(token_f1("có 17 luật", "17 luật"), 3)
     0.8
     """
-    a, g = fold(answer).split(), fold(gold).split()
+    a, g = fold(MARKERS.sub(" ", answer)).split(), fold(gold).split()
     common = sum((Counter(a) & Counter(g)).values())
     if not common:
         return 0.0
@@ -110,8 +115,8 @@ def unsupported(answer: Answer) -> list[str]:
     """Numbers, dates and names of the answer's text that none of its cited passages holds."""
     if answer.mode == "abstained":
         return []
-    cited = fold(" ".join(c.text for c in answer.citations))
-    text = re.sub(r"\[\d+\]", " ", answer.text)
+    cited = fold(" ".join(f"{c.title} {c.date or ''} {c.text}" for c in answer.citations))
+    text = MARKERS.sub(" ", answer.text)
     return [e for e in entities(text) if fold(e) and not contains(cited, fold(e))]
 
 

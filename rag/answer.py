@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import PurePath
 
 from rag.evidence import Passage, Sentence
@@ -20,7 +21,7 @@ EXTRACTIVE_SENTENCES = 2  # the best two evidence sentences held the gold answer
 TITLE_WORDS = 8  # a passage's title in the prompt is cut to this many words: tokens are the cost
 # Words that make a question lean on the one before it ("Còn công văn đi thì sao?", "Ông ấy giữ chức gì?")
 FOLLOW_UP = re.compile(
-    r"^(còn|vậy|thế|và|rồi)\b|\b(thì sao|thế nào rồi|ông ấy|bà ấy|ông ta|bà ta|anh ấy|chị ấy|họ|nó|đó|ấy|này|trên)\b"
+    r"^(còn|vậy|thế|và|rồi)\b|\b(thì sao|thế nào rồi|ông ấy|bà ấy|ông ta|bà ta|anh ấy|chị ấy|họ|nó|đó|ấy|này|(nêu|kể|nói) trên)\b"
 )
 ORDINAL = re.compile(r"\bthứ (\d)\b")
 FOLLOW_UP_WORDS = 7  # a question this short after another one is read as a follow-up too
@@ -88,7 +89,23 @@ def question_prompt(question: str, passages: Sequence[Passage], previous: str = 
     )
 
 
+def quote(chunk: Chunk, sentences: Sequence[Sentence]) -> str:
+    """The sentences as one quotation, "…" where the chunk's sentences between them were left out.
+
+    >>> c = Chunk("c", "d.txt", "T", None, 10, 40, "Một câu. Hai câu. Ba câu.")
+    >>> s = [Sentence(c, 10, 18, "Một câu.", 1), Sentence(c, 19, 27, "Hai câu.", 1), Sentence(c, 28, 35, "Ba câu.", 1)]
+    >>> quote(c, s), quote(c, [s[0], s[2]])
+    ('Một câu. Hai câu. Ba câu.', 'Một câu. … Ba câu.')
+    """
+    parts = [sentences[0].text]
+    for before, s in pairwise(sentences):
+        between = chunk.text[before.end - chunk.start : s.start - chunk.start]
+        parts.append(s.text if not between.strip() else f"… {s.text}")
+    return " ".join(parts)
+
+
 def citation(n: int, chunk_passage: Passage, sentences: Sequence[Sentence] | None = None) -> Citation:
+    """Passage `n` as a citation: its (chosen) sentences quoted; start/end span the first to the last."""
     chosen = tuple(sentences) if sentences else chunk_passage.sentences
     c = chunk_passage.chunk
     return Citation(
@@ -98,7 +115,7 @@ def citation(n: int, chunk_passage: Passage, sentences: Sequence[Sentence] | Non
         title=c.title,
         date=c.date,
         chunk_id=c.id,
-        text=" ".join(s.text for s in chosen),
+        text=quote(c, chosen),
         start=chosen[0].start,
         end=chosen[-1].end,
     )

@@ -27,6 +27,7 @@ from rag.manifest import Manifest, ModelEntry, load_manifest
 from rag.pipeline import Pipeline
 from rag.progress import ConsoleProgress
 from rag.retrieve import Retriever
+from rag.text import fold
 from rag.types import Answer
 
 out = Console(highlight=False, soft_wrap=True)
@@ -233,37 +234,55 @@ def print_answer(pipeline: Pipeline, question: str) -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     settings = load_settings()
-    if not args.jsonl and not (args.question or "").strip():
+    if not args.jsonl and not fold(args.question or ""):
         raise QuestionError('the question is empty; ask one: rag ask "câu hỏi".')
     err.print("loading the index and the models…")
     pipeline = Pipeline.load(settings)
     if args.json:
         out.print_json(data=answer_json(pipeline.ask(args.question)))
     elif args.jsonl:
-        ask_lines(pipeline, sys.stdin)
+        ask_lines(pipeline, sys.stdin.buffer)
     else:
         print_answer(pipeline, args.question)
     return 0
 
 
-def ask_lines(pipeline: Pipeline, lines: Iterable[str]) -> None:
-    """`--jsonl`: one answer line per input line; a bad line gets an `error` line and the rest go on."""
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+def ask_lines(pipeline: Pipeline, lines: Iterable[bytes]) -> None:
+    """`--jsonl`: one answer line per input line; a bad line gets an `error` line (with its id when it has one)
+    and the rest go on."""
+    for number, raw in enumerate(lines, 1):
         try:
-            item = AskLine.model_validate_json(line)
-        except ValidationError as exc:
-            problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
-            row: dict[str, Any] = {"id": None, "line": number, "error": f"not a question object ({problem})"}
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            row: dict[str, Any] = {"id": None, "line": number, "error": "the line is not UTF-8 text"}
         else:
-            try:
-                history = [(t.role, t.content) for t in item.history]
-                row = answer_json(pipeline.ask(item.question, history), item.id)
-            except QuestionError as exc:
-                row = {"id": item.id, "line": number, "error": str(exc)}
+            if not line.strip():
+                continue
+            row = ask_line(pipeline, line, number)
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
         sys.stdout.flush()
+
+
+def ask_line(pipeline: Pipeline, line: str, number: int) -> dict[str, Any]:
+    try:
+        item = AskLine.model_validate_json(line)
+    except ValidationError as exc:
+        problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
+        return {"id": line_id(line), "line": number, "error": f"not a question object ({problem})"}
+    try:
+        history = [(t.role, t.content) for t in item.history]
+        return answer_json(pipeline.ask(item.question, history), item.id)
+    except RagError as exc:  # an empty question, a language model server gone: this line only
+        return {"id": item.id, "line": number, "error": str(exc)}
+
+
+def line_id(line: str) -> Any:
+    """The `id` of a line that is JSON but not a valid question object, so a script can match the error."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    return data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str | int) else None
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -358,7 +377,11 @@ def run_edge(command: Callable[[], int]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["eval"]:  # its options belong to python -m eval: argparse's REMAINDER drops leading ones
+        args = argparse.Namespace(func=cmd_eval, options=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     return run_edge(lambda: args.func(args))
 
 

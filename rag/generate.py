@@ -113,6 +113,7 @@ class LlamaGenerator:
                     if piece:
                         yield piece
             finally:
+                chunks.close()  # an abandoned stream ends llama.cpp's generation here, before the lock is let go
                 after = self._counters()
                 self.last_timings = Timings(
                     prompt_tokens=after[2] - before[2],

@@ -26,6 +26,7 @@ from rag.errors import QuestionError
 from rag.generate import Generator, Message
 from rag.prompts import render
 from rag.retrieve import Retriever
+from rag.text import fold
 from rag.types import Answer, Citation, Timings
 from rag.verify import check
 
@@ -104,7 +105,7 @@ class Pipeline:
         def ms() -> float:
             return (time.perf_counter() - started) * 1000
 
-        if not question.strip():
+        if not fold(question):  # whitespace, invisible characters or punctuation only
             raise QuestionError("the question is empty; type a question about your documents.")
         notice = ""
         if len(question) > self.max_question_chars:
@@ -139,10 +140,11 @@ class Pipeline:
         if not passages:
             yield done(forms.no_answer(), "abstained", why="no passage matches the question")
             return
-        if hits[0].dense < self.abstain_below:
-            yield done(forms.no_answer(), "abstained", why=f"best passage cosine {hits[0].dense:.3f} is too low")
+        if (best := max(h.dense for h in hits)) < self.abstain_below:
+            yield done(forms.no_answer(), "abstained", why=f"best passage cosine {best:.3f} is too low")
             return
-        if missing := forms.missing_premises(query, [h.chunk for h in hits]):
+        # the question itself, not the joined query: a premise the earlier question lacked must not stick
+        if missing := forms.missing_premises(question, [h.chunk for h in hits]):
             yield done(forms.no_answer(), "abstained", why=f"no passage mentions {', '.join(missing)}")
             return
 
@@ -156,17 +158,25 @@ class Pipeline:
         pieces: list[str] = []
         first = 0.0
         called = True
-        for piece in self.generator.stream(messages, self.answer_tokens):
-            if not pieces:
-                first = ms()
-            pieces.append(piece)
-            yield piece
+        replying = self.generator.stream(messages, self.answer_tokens)
+        try:
+            for piece in replying:
+                if not pieces:
+                    first = ms()
+                pieces.append(piece)
+                yield piece
+        finally:  # a reader who stops listening frees the model at once, not when the stream is collected
+            close = getattr(replying, "close", None)
+            if close is not None:
+                close()
         reply = "".join(pieces)
 
-        if forms.is_refusal(reply):
+        # checked against what the model was shown of each passage: title, date and sentences
+        verdict = check(reply, [f"{p.chunk.title}\n{p.chunk.date or ''}\n{p.text}" for p in passages], query)
+        # refusal words in a reply that verifies are part of an answer ("không tìm thấy sai phạm [1]")
+        if forms.is_refusal(reply) and not verdict.ok:
             yield done(forms.no_answer(), "abstained", reply=reply, why="the model found no answer", first=first)
             return
-        verdict = check(reply, [p.text for p in passages], query)
         if verdict.ok:
             text, citations = forms.generated(verdict.claims, passages)
             yield done(text, "generated", citations, reply, verdict.reason, first)

@@ -49,8 +49,8 @@ class Citation:
     title: str
     date: str | None
     chunk_id: str
-    text: str  # the cited sentence(s), as in the document
-    start: int  # their character span in the document's cleaned text
+    text: str  # the cited sentence(s), as in the document; "…" marks sentences left out between them
+    start: int  # the character span in the document's cleaned text from the first cited sentence to the last
     end: int
 
 

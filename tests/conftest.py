@@ -130,6 +130,7 @@ class FakeGenerator:
         self.replies = list(replies)
         self.calls: list[list[Message]] = []
         self.last_timings = Timings()
+        self.open = 0  # streams started and not yet finished or closed
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -137,6 +138,10 @@ class FakeGenerator:
     def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
         self.calls.append(list(messages))
         reply = self.replies[min(len(self.calls), len(self.replies)) - 1]
-        for word in reply.split(" "):
-            yield word + " "
+        self.open += 1
+        try:
+            for word in reply.split(" "):
+                yield word + " "
+        finally:
+            self.open -= 1
         self.last_timings = Timings(prompt_tokens=10, prompt_ms=1.0, generated_tokens=5, generate_ms=1.0)

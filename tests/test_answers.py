@@ -23,7 +23,7 @@ DOCS = {
     "Văn phòng Quốc hội cũng phát hành 2.232 công văn đi trong tháng.\n"
     "Cuộc họp giao ban do Chủ nhiệm Bùi Văn Cường chủ trì tại Hà Nội.",
     "thu-vien.txt": "Thư viện mở cửa buổi sáng\n\nThư viện mở cửa từ 8 giờ sáng các ngày trong tuần.\n"
-    "Bạn đọc cần mang thẻ khi vào thư viện.",
+    "Bạn đọc cần mang thẻ khi vào thư viện.\nKiểm kê năm nay không tìm thấy tài liệu nào bị mất.",
 }
 
 
@@ -91,6 +91,14 @@ def test_a_refusal_abstains_without_citations(retriever: Retriever) -> None:
     assert (answer.mode, answer.text, answer.citations) == ("abstained", no_answer(), ())
 
 
+def test_refusal_words_in_a_supported_answer_do_not_make_it_an_abstention(retriever: Retriever) -> None:
+    p, _ = pipeline(retriever, "Kiểm kê năm nay không tìm thấy tài liệu nào bị mất [1].")
+    answer = p.ask("Thư viện có bị mất tài liệu nào không?")
+    assert answer.mode == "generated" and answer.citations[0].doc == "thu-vien.txt", answer.why
+    p, _ = pipeline(retriever, "Thư viện không có thông tin về giờ đóng cửa; thư viện mở cửa từ 8 giờ sáng [1].")
+    assert p.ask("Thư viện mở cửa và đóng cửa lúc mấy giờ?").mode == "abstained"
+
+
 def test_a_reply_that_is_only_a_marker_is_not_an_answer(retriever: Retriever) -> None:
     p, _ = pipeline(retriever, "[1]")
     assert p.ask(QUESTION).mode == "extractive"
@@ -103,6 +111,15 @@ def test_a_question_about_something_no_passage_mentions_abstains_without_the_mod
     assert gen.calls == []
 
 
+def test_a_follow_up_is_not_refused_for_the_earlier_questions_missing_premise(retriever: Retriever) -> None:
+    p, gen = pipeline(retriever, "Văn phòng Quốc hội phát hành 2.232 công văn đi [1].")
+    earlier = "Trong tháng 8/2019 Văn phòng Quốc hội tiếp nhận bao nhiêu công văn đến?"
+    assert p.ask(earlier).mode == "abstained"
+    history = [("user", earlier), ("assistant", no_answer())]
+    answer = p.ask("Còn tháng 8/2023 thì có bao nhiêu công văn đi?", history)  # type: ignore[arg-type]
+    assert answer.mode == "generated" and len(gen.calls) == 1, answer.why
+
+
 def test_weak_retrieval_abstains_without_the_model(retriever: Retriever) -> None:
     p, gen = pipeline(retriever, "Có 30.087 công văn đến [1].", abstain_below=0.999)
     answer = p.ask(QUESTION)
@@ -111,7 +128,7 @@ def test_weak_retrieval_abstains_without_the_model(retriever: Retriever) -> None
 
 def test_an_empty_question_is_refused_before_any_work(retriever: Retriever) -> None:
     p, gen = pipeline(retriever, "x")
-    for question in ("", "   \n\t"):
+    for question in ("", "   \n\t", "\u200b\u200b", "\ufeff ?!"):
         with pytest.raises(QuestionError, match="empty"):
             p.ask(question)
     assert gen.calls == []
@@ -132,6 +149,15 @@ def test_the_stream_yields_the_draft_then_the_answer(retriever: Retriever) -> No
     assert "".join(events[:-1]).split() == reply.split()
     final = events[-1]
     assert final.timings.first_token_ms <= final.timings.total_ms and final.timings.retrieval_ms > 0
+
+
+def test_a_stream_left_unread_frees_the_model(retriever: Retriever) -> None:
+    p, gen = pipeline(retriever, "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [1].")
+    events = p.stream(QUESTION)
+    assert isinstance(next(events), str)
+    assert gen.open == 1
+    events.close()
+    assert gen.open == 0  # the model's own stream was closed, so its lock is free for the next question
 
 
 def test_a_follow_up_is_joined_to_the_previous_question(retriever: Retriever) -> None:

@@ -68,9 +68,9 @@ def test_jsonl_answers_every_line_and_reports_bad_ones(
         ),
         json.dumps({"id": "c", "question": "x", "history": [{"role": "robot", "content": "?"}]}),
     ]
-    ask_lines(p, io.StringIO("\n".join(lines) + "\n"))
+    ask_lines(p, io.BytesIO(("\n".join(lines) + "\n").encode() + b'{"id": "d", "question": "\xff"}\n'))
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["id"] for r in rows] == ["a", None, 7, "b", None]
+    assert [r["id"] for r in rows] == ["a", None, 7, "b", "c", None]
     good = rows[0]
     assert set(good) == {"id", "answer", "mode", "citations", "timings"}
     assert good["mode"] == "generated" and "30.087" in good["answer"]
@@ -81,6 +81,7 @@ def test_jsonl_answers_every_line_and_reports_bad_ones(
     assert rows[3]["mode"] == "generated"
     assert "Câu hỏi trước đó" in gen.calls[-1][1].content  # the history reached the pipeline
     assert rows[4]["line"] == 6 and "history" in rows[4]["error"]
+    assert rows[5] == {"id": None, "line": 7, "error": "the line is not UTF-8 text"}
 
 
 def test_json_form_of_an_abstention(retriever: Retriever) -> None:  # noqa: F811

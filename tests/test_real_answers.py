@@ -71,6 +71,13 @@ def test_a_known_question_is_answered_with_a_correct_citation(
     assert answer.timings.prompt_tokens > 0 and answer.timings.first_token_ms <= answer.timings.total_ms
 
 
+def test_a_stream_left_unread_frees_the_model(pipeline: Pipeline) -> None:
+    events = pipeline.stream("Trong tháng 8/2023, Văn phòng Quốc hội đã phát hành bao nhiêu công văn đi?")
+    assert isinstance(next(events), str)
+    events.close()
+    assert not pipeline.generator.lock.locked()  # type: ignore[attr-defined]
+
+
 def test_a_question_the_documents_do_not_answer_is_declined(pipeline: Pipeline) -> None:
     answer = pipeline.ask("Năm 2019, Văn phòng Quốc hội đã phục vụ Quốc hội thông qua bao nhiêu luật?")
     assert (answer.mode, answer.text, answer.citations) == ("abstained", no_answer(), ())
@@ -94,15 +101,17 @@ def test_instructions_inside_a_document_do_not_change_the_answer(pipeline: Pipel
 
 def test_a_question_in_english_still_gets_a_vietnamese_answer_or_an_abstention(pipeline: Pipeline) -> None:
     answer = pipeline.ask("How many incoming documents did the Office of the National Assembly handle in August 2023?")
-    assert answer.mode in {"generated", "extractive", "abstained"}
-    if answer.mode != "abstained":
+    if answer.mode == "abstained":
+        assert (answer.text, answer.citations) == (no_answer(), ())
+    else:  # verified against Vietnamese passages, so in their words: Vietnamese
         assert answer.citations and all(c.doc.startswith("001") for c in answer.citations), answer
+        assert any(ch in answer.text for ch in "ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ"), answer.text
 
 
 def test_the_scorer_runs_end_to_end_on_a_sample(tmp_path: Path) -> None:
-    from eval.score import main
+    from rag.cli import main
 
-    assert main(["--limit", "4", "--seed", "1", "--results", str(tmp_path), "--name", "smoke"]) == 0
+    assert main(["eval", "--limit", "4", "--seed", "1", "--results", str(tmp_path), "--name", "smoke"]) == 0
     rows = [json.loads(line) for line in (tmp_path / "smoke" / "answers.jsonl").read_text().splitlines()]
     summary = json.loads((tmp_path / "smoke" / "summary.json").read_text())["summary"]
     assert len(rows) == 4 and summary["questions"] == 4
