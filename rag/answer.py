@@ -21,7 +21,8 @@ EXTRACTIVE_SENTENCES = 2  # the best two evidence sentences held the gold answer
 TITLE_WORDS = 8  # a passage's title in the prompt is cut to this many words: tokens are the cost
 # Words that make a question lean on the one before it ("Còn công văn đi thì sao?", "Ông ấy giữ chức gì?")
 FOLLOW_UP = re.compile(
-    r"^(còn|vậy|thế|và|rồi)\b|\b(thì sao|thế nào rồi|ông ấy|bà ấy|ông ta|bà ta|anh ấy|chị ấy|họ|nó|đó|ấy|này|(nêu|kể|nói) trên)\b"
+    r"^(còn|vậy|thế|và|rồi)\b"
+    r"|\b(thì sao|thế nào rồi|ông ấy|bà ấy|ông ta|bà ta|anh ấy|chị ấy|họ|nó|đó|ấy|này|(nêu|kể|nói) trên)\b"
 )
 ORDINAL = re.compile(r"\bthứ (\d)\b")
 FOLLOW_UP_WORDS = 7  # a question this short after another one is read as a follow-up too
