@@ -24,6 +24,14 @@ FOLLOW_UP = re.compile(
     r"^(còn|vậy|thế|và|rồi)\b"
     r"|\b(thì sao|thế nào rồi|ông ấy|bà ấy|ông ta|bà ta|anh ấy|chị ấy|họ|nó|đó|ấy|này|(nêu|kể|nói) trên)\b"
 )
+COUNT = re.compile(r"\b(?:bao nhiêu|mấy) (\w+)(?: (\w+))?")
+NUMBER_WORDS = "một|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười|mươi|trăm|nghìn|ngàn|triệu|tỷ"
+CLASSIFIERS = {"đạo", "bản", "chiếc", "cái", "con"}
+UNCHECKED = {  # vague things, measures written without the word, and words that are not a thing
+    "người", "lần", "phần", "tuổi", "thời", "lâu", "xa", "nhiều",
+    "so", "trong", "để", "về", "trên", "dưới", "là", "của", "khi", "với", "thì", "mà", "được", "có", "đã",
+    "từ", "tại", "vào", "cho", "năm", "ngày", "tháng",
+}  # fmt: skip
 ORDINAL = re.compile(r"\bthứ (\d)\b")
 FOLLOW_UP_WORDS = 7  # a question this short after another one is read as a follow-up too
 REFUSALS = ("không có thông tin", "không đề cập", "không được đề cập", "không nêu", "không được nêu",
@@ -65,6 +73,32 @@ def missing_premises(question: str, chunks: Sequence[Chunk]) -> list[str]:
     context = fold(" ".join(f"{c.title} {c.date or ''} {c.text}" for c in chunks))
     ordinals = set(ORDINAL.findall(fold(question)))  # "nhóm thứ 4" may be written "thứ tư": not a premise
     return [e for e in entities(question) if fold(e) and e not in ordinals and not contains(context, fold(e))]
+
+
+def uncounted(question: str, chunks: Sequence[Chunk]) -> str | None:
+    """For "bao nhiêu X" / "mấy X", the X that no retrieved chunk counts ("30.087 công văn", "hai điểm cầu").
+
+    A count of something the documents never count cannot be answered from them; the small model
+    would take the nearest number instead. Words that are not a counted thing ("phần trăm",
+    "tuổi", "bao nhiêu so với …") and vague ones ("người", "lần") are not checked.
+
+    >>> c = [Chunk("c", "d.txt", "T", None, 0, 40, "Đã tiếp nhận 30.087 công văn đến và hai đoàn khách.")]
+    >>> uncounted("Có bao nhiêu công văn đến?", c), uncounted("Có mấy đoàn khách?", c)
+    (None, None)
+    >>> uncounted("Tổng kinh phí là bao nhiêu tỷ đồng?", c), uncounted("Có bao nhiêu người dự?", c)
+    ('tỷ', None)
+    """
+    asked = COUNT.search(fold(question))
+    if asked is None:
+        return None
+    thing, after = asked.groups()
+    if thing in CLASSIFIERS and after:  # "bao nhiêu đạo luật" is answered by "96 luật"
+        thing = after
+    if thing in UNCHECKED:
+        return None
+    context = fold(" ".join(f"{c.title} {c.text}" for c in chunks))
+    counted = re.compile(rf"\b(?:\d+|{NUMBER_WORDS}) (?:\w+ ){{0,2}}{re.escape(thing)}\b")
+    return None if counted.search(context) else thing
 
 
 def is_refusal(reply: str) -> bool:

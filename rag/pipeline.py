@@ -147,6 +147,11 @@ class Pipeline:
         if missing := forms.missing_premises(question, [h.chunk for h in hits]):
             yield done(forms.no_answer(), "abstained", why=f"no passage mentions {', '.join(missing)}")
             return
+        if thing := forms.uncounted(question, [h.chunk for h in hits]):
+            yield done(
+                forms.no_answer(), "abstained", why=f"the question asks how many '{thing}'; no passage counts it"
+            )
+            return
 
         if self.style == "extractive":
             text, citations = forms.extractive(passages)

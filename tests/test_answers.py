@@ -120,6 +120,13 @@ def test_a_follow_up_is_not_refused_for_the_earlier_questions_missing_premise(re
     assert answer.mode == "generated" and len(gen.calls) == 1, answer.why
 
 
+def test_a_count_of_something_no_passage_counts_abstains_without_the_model(retriever: Retriever) -> None:
+    p, gen = pipeline(retriever, "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [1].")
+    answer = p.ask("Trong tháng 8/2023 Văn phòng Quốc hội tiếp nhận bao nhiêu đơn thư?")
+    assert answer.mode == "abstained" and "đơn" in answer.why and gen.calls == []
+    assert p.ask("Trong tháng 8/2023 có bao nhiêu công văn đến?").mode == "generated"
+
+
 def test_weak_retrieval_abstains_without_the_model(retriever: Retriever) -> None:
     p, gen = pipeline(retriever, "Có 30.087 công văn đến [1].", abstain_below=0.999)
     answer = p.ask(QUESTION)
