@@ -1,8 +1,9 @@
 """Calibrate `RAG_ABSTAIN_BELOW`: the retrieval score under which the pipeline abstains without asking the model.
 
 For every question of a question file (default the seeds set), the standalone query the pipeline
-would use is retrieved and the best passage's e5 cosine recorded. The threshold chosen maximises
-(unanswerable questions caught) − `MISS_COST` × (answerable questions lost), and sits halfway
+would use is retrieved and the highest e5 cosine among its passages recorded (what the pipeline
+tests). The threshold chosen maximises (unanswerable questions caught) − `MISS_COST` × (answerable
+questions lost), and sits halfway
 between the two scores it separates, so it is not tuned to one question's third decimal.
 
     .venv/bin/python -m eval.calibrate [--questions PATH] [--corpus PATH ...]
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for q in questions:
                 query, _ = standalone(q.question, [(t.role, t.content) for t in q.history])
                 hits = retriever.search(query, k=1)
-                scores[q.answerable].append(hits[0].dense if hits else 0.0)
+                scores[q.answerable].append(max((h.dense for h in hits), default=0.0))
         threshold, caught, lost = choose(scores[True], scores[False])
         print(f"{len(scores[True])} answerable, {len(scores[False])} unanswerable questions")
         print(f"best-passage cosine: answerable min {min(scores[True]):.3f}, unanswerable max {max(scores[False]):.3f}")
