@@ -131,7 +131,7 @@ def asks(claim: str) -> bool:
 
 
 def supports(claim: str, passage: str, question: str) -> bool:
-    """Whether `passage` backs `claim`: its entities all occur there, and most of its words beyond the question."""
+    """Whether `passage` backs `claim`: its entities occur there, and (`SUPPORT`) every word it adds to the question."""
     if asks(claim):
         return False
     folded_passage = fold(passage)
