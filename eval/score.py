@@ -1,7 +1,8 @@
 """Score answers: run the real pipeline over a question file and measure what a user relies on.
 
     .venv/bin/python -m eval [--questions PATH] [--corpus PATH ...] [--limit N] [--seed S]
-                             [--model NAME] [--name RUN]
+                             [--model NAME] [--style auto|extractive] [--name RUN]
+    .venv/bin/python -m eval --xquad ../shared/data/xquad_vi [--distractors N] ...
 
 The corpus (default `seeds/`) is indexed into `eval/results/.index/<corpus>` (incremental, so a
 second run embeds nothing), the configured models are loaded once, and every question is asked
@@ -16,12 +17,23 @@ question is the positive class); unsupported entities (numbers, dates, names of 
 in none of its cited passages); time to first token and total time p50/p95, and the pipeline's own
 share of the time beyond llama.cpp's prompt evaluation and generation; retrieval recall@1/@5 and MRR
 of the gold document; broken down by question type and answer mode.
+
+Baselines in the same run: the retrieval of every answerable question of the file with dense-only,
+BM25-only, hybrid and RRF search (`eval/baselines.py`), and the extractive answerer (no model: the
+best evidence sentences, quoted) on the same questions, so what the model adds is visible. Charts
+(`eval/charts.py`) go beside the report.
+
+`--xquad DIR` scores XQuAD-vi instead (`../shared/data/xquad_vi`): the 240 paragraph files are the
+corpus, a question's `source_context` its gold document, its one answer the gold answer; the
+answers are scored on a seeded sample of 300 questions (`--limit`), retrieval on all 1,190.
+`--distractors N` adds the first N viwiki passages (articles on XQuAD topics left out).
 This module scores; it does not retrieve or generate (it calls `rag`).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import random
 import re
@@ -37,7 +49,8 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from eval.xquad_retrieval import rank_metrics
+from eval import baselines, charts
+from eval.xquad_retrieval import rank_metrics, write_distractors
 from rag import indexing
 from rag.cli import run_edge
 from rag.config import CHECKOUT, load_settings
@@ -49,6 +62,7 @@ from rag.types import Answer
 from rag.verify import entities
 
 RESULTS = CHECKOUT / "eval" / "results"
+XQUAD_SAMPLE = 300  # XQuAD-vi questions answered per run (retrieval is measured on all of them)
 MARKERS = re.compile(r"\[\d+\]")  # citation markers in an answer
 
 
@@ -78,6 +92,23 @@ def read_questions(path: Path) -> list[Question]:
                 questions.append(Question.model_validate_json(line))
             except ValidationError as exc:
                 raise ConfigError(f"{path}:{number} is not a question object: {exc.errors()[0]['msg']}") from None
+    return questions
+
+
+def read_xquad(folder: Path) -> list[Question]:
+    """XQuAD-vi's questions (`questions.jsonl` of `../shared/data/xquad_vi`) as question objects.
+
+    The gold document is the question's paragraph file (`source_context`), the gold answer its one answer.
+    """
+    path = folder / "questions.jsonl"
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist; --xquad takes the xquad_vi folder (../shared/data/xquad_vi).")
+    questions = []
+    for line in path.read_text(encoding="utf-8").split("\n"):
+        if line.strip():
+            row = json.loads(line)
+            questions.append(Question(id=str(row["id"]), question=row["question"], answers=row["answers"],
+                                      sources=[row["source_context"]], type="xquad"))  # fmt: skip
     return questions
 
 
@@ -215,7 +246,11 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def report(name: str, meta: dict[str, Any], summary: dict[str, Any], by: dict[str, Any]) -> str:
+BASELINE_METRICS = ["accuracy", "token_f1", "citation_precision", "citation_recall", "abstention_recall",
+                    "answers_with_unsupported_entities", "first_token_ms_p50", "total_ms_p50"]  # fmt: skip
+
+
+def report(name: str, meta: dict[str, Any], summary: dict[str, Any], by: dict[str, Any], base: dict[str, Any]) -> str:
     lines = [f"# Evaluation run `{name}`", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items()]
     lines += ["", "| metric | value |", "|---|---|"]
@@ -225,6 +260,19 @@ def report(name: str, meta: dict[str, Any], summary: dict[str, Any], by: dict[st
         lines += [f"## By {key}", "", "| group | questions | correct | share |", "|---|---|---|---|"]
         lines += [f"| {g} | {v['questions']} | {v['correct']} | {v['accuracy']:.3f} |" for g, v in groups.items()]
         lines.append("")
+    if base.get("extractive"):
+        extractive = base["extractive"]["summary"]
+        lines += ["## Baseline: extractive answers (no model), same questions", "",
+                  "| metric | this run | extractive |", "|---|---|---|"]  # fmt: skip
+        lines += [f"| {k} | {fmt(summary[k])} | {fmt(extractive[k])} |" for k in BASELINE_METRICS]
+        lines.append("")
+    if base.get("retrieval"):
+        retrieval = base["retrieval"]
+        n = int(next(iter(retrieval.values()))["questions"])
+        lines += [f"## Baselines: retrieval of the gold document ({n} answerable questions of the file)", "",
+                  "| search | recall@1 | recall@5 | MRR |", "|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {c} | {r['recall@1']:.3f} | {r['recall@5']:.3f} | {r['mrr']:.3f} |" for c, r in retrieval.items()]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -232,53 +280,100 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description="Score the answer pipeline on a question set.")
     parser.add_argument("--questions", type=Path, default=CHECKOUT / "eval" / "seeds_qa.jsonl")
     parser.add_argument("--corpus", type=Path, nargs="+", default=[CHECKOUT / "seeds"], help="files or folders")
-    parser.add_argument("--limit", type=int, default=None, help="score N questions (a seeded sample)")
+    parser.add_argument("--xquad", type=Path, default=None, help="score XQuAD-vi from this folder instead")
+    parser.add_argument("--distractors", type=int, default=0, help="with --xquad: add the first N viwiki passages")
+    parser.add_argument("--viwiki", type=Path, default=None, help="the viwiki folder (default: beside --xquad)")
+    sample = f"answer N questions, a seeded sample (default: all; {XQUAD_SAMPLE} with --xquad)"
+    parser.add_argument("--limit", type=int, default=None, help=sample)
     parser.add_argument("--seed", type=int, default=0, help="the sample's seed (with --limit)")
     parser.add_argument("--model", default=None, help="manifest language model (default: RAG_LLM)")
     parser.add_argument("--style", choices=["auto", "extractive"], default=None, help="RAG_ANSWER_STYLE for this run")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the retrieval and extractive baselines")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where run folders go (default eval/results)")
     parser.add_argument("--name", default=None, help="run name: results go to eval/results/NAME/")
     args = parser.parse_args(argv)
+    if args.distractors and not args.xquad:
+        parser.error("--distractors needs --xquad")
     return run_edge(lambda: evaluate(args))
 
 
 def evaluate(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
-    questions = read_questions(args.questions)
-    if args.limit is not None and args.limit < len(questions):
-        questions = sorted(random.Random(args.seed).sample(questions, args.limit), key=lambda q: q.id)
+    if args.xquad:
+        every = read_xquad(args.xquad)
+        corpus = [args.xquad / "corpus_contexts"]
+        if args.distractors:
+            viwiki = args.viwiki or args.xquad.parent / "viwiki"
+            corpus.append(write_distractors(viwiki, args.distractors, args.results / ".distractors"))
+        limit = XQUAD_SAMPLE if args.limit is None else args.limit
+    else:
+        every, corpus, limit = read_questions(args.questions), list(args.corpus), args.limit
+    questions = every
+    if limit is not None and limit < len(every):
+        questions = sorted(random.Random(args.seed).sample(every, limit), key=lambda q: q.id)
     overrides: dict[str, Any] = {"llm": args.model} if args.model else {}
     if args.style:
         overrides["answer_style"] = args.style
-    corpus_key = "-".join(p.resolve().name for p in args.corpus)
+    corpus_key = "-".join(p.resolve().name for p in corpus)
     settings = load_settings(**overrides, index_dir=args.results / ".index" / corpus_key)
     with ConsoleProgress(err) as progress:
-        indexing.update(args.corpus, _embedder(settings), settings, progress=progress)
+        indexing.update(corpus, _embedder(settings), settings, prune=True, progress=progress)
     err.print(f"loading {settings.llm_url or settings.llm}…")
     pipeline = Pipeline.load(settings)
-    name = args.name or f"{args.questions.stem}-{pipeline.generator.name}-{settings.answer_style}"
+    source = f"xquad{args.distractors or ''}" if args.xquad else args.questions.stem
+    name = args.name or f"{source}-{pipeline.generator.name}-{settings.answer_style}"
     out = args.results / name
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    columns = (TextColumn("answering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    extractive = None
+    if not args.no_baselines and settings.answer_style != "extractive":
+        extractive = copy.copy(pipeline)  # same index, embedder and settings; never calls the model
+        extractive.style = "extractive"
+    rows, baseline_rows = [], []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with (out / "answers.jsonl").open("w", encoding="utf-8") as f, Progress(*columns, console=err) as bar:
         task = bar.add_task("answering", total=len(questions))
         for q in questions:
-            answer = pipeline.ask(q.question, [(t.role, t.content) for t in q.history])  # type: ignore[misc]
-            row = record(q, answer)
+            history = [(t.role, t.content) for t in q.history]
+            row = record(q, pipeline.ask(q.question, history))  # type: ignore[arg-type]
             rows.append(row)
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            if extractive is not None:
+                baseline_rows.append(record(q, extractive.ask(q.question, history)))  # type: ignore[arg-type]
             bar.advance(task)
+        base: dict[str, Any] = {}
+        if not args.no_baselines:
+            search = bar.add_task("retrieval baselines", total=baselines.steps(every))
+            retriever = pipeline.retriever
+            base["retrieval"] = baselines.retrieval(
+                retriever.index, retriever.embedder, every, lambda: bar.advance(search)
+            )
     summary = summarise(rows)
     by = {"type": breakdown(rows, "type"), "mode": breakdown(rows, "mode")}
-    meta = {"questions file": str(args.questions), "corpus": ", ".join(map(str, args.corpus)),
-            "model": pipeline.generator.name, "style": settings.answer_style, "limit": args.limit, "seed": args.seed,
+    if baseline_rows:
+        base["extractive"] = {"summary": summarise(baseline_rows), "by": {"type": breakdown(baseline_rows, "type")}}
+        with (out / "answers-extractive.jsonl").open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in baseline_rows)
+    meta = {"questions file": str(args.xquad / "questions.jsonl" if args.xquad else args.questions),
+            "corpus": ", ".join(map(str, corpus)), "distractors": args.distractors,
+            "model": pipeline.generator.name, "style": settings.answer_style, "limit": limit, "seed": args.seed,
             "threads": settings.n_threads, "evidence_tokens": settings.evidence_tokens}  # fmt: skip
-    (out / "summary.json").write_text(json.dumps({"meta": meta, "summary": summary, "by": by}, indent=2) + "\n")
-    (out / "report.md").write_text(report(name, meta, summary, by) + "\n", encoding="utf-8")
-    print(report(name, meta, summary, by))
+    result = {"meta": meta, "summary": summary, "by": by, "baselines": base}
+    (out / "summary.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = report(name, meta, summary, by, base)
+    (out / "report.md").write_text(text + "\n", encoding="utf-8")
+    draw(out, rows, by, base)
+    print(text)
     print(f"\nresults in {out}")
     return 0
+
+
+def draw(out: Path, rows: Sequence[dict[str, Any]], by: dict[str, Any], base: dict[str, Any]) -> None:
+    """The run's PNG charts beside its report."""
+    extractive_by_type = base["extractive"]["by"]["type"] if base.get("extractive") else None
+    charts.accuracy_by_type(out / "accuracy_by_type.png", by["type"], extractive_by_type)
+    charts.latency(out / "latency.png", [r["timings"] for r in rows])
+    if base.get("retrieval"):
+        charts.retrieval(out / "retrieval.png", base["retrieval"])
 
 
 def _embedder(settings: Any) -> Any:

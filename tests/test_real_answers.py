@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import installed_model
@@ -108,16 +109,41 @@ def test_a_question_in_english_still_gets_a_vietnamese_answer_or_an_abstention(p
         assert any(ch in answer.text for ch in "ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ"), answer.text
 
 
-def test_the_scorer_runs_end_to_end_on_a_sample(tmp_path: Path) -> None:
+def read_run(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    rows = [json.loads(line) for line in (folder / "answers.jsonl").read_text().splitlines()]
+    return rows, json.loads((folder / "summary.json").read_text())
+
+
+def test_the_scorer_runs_end_to_end_on_ten_seeds_questions(tmp_path: Path) -> None:
     from rag.cli import main
 
-    assert main(["eval", "--limit", "4", "--seed", "1", "--results", str(tmp_path), "--name", "smoke"]) == 0
-    rows = [json.loads(line) for line in (tmp_path / "smoke" / "answers.jsonl").read_text().splitlines()]
-    summary = json.loads((tmp_path / "smoke" / "summary.json").read_text())["summary"]
-    assert len(rows) == 4 and summary["questions"] == 4
+    assert main(["eval", "--limit", "10", "--seed", "1", "--results", str(tmp_path), "--name", "smoke"]) == 0
+    rows, result = read_run(tmp_path / "smoke")
+    summary, base = result["summary"], result["baselines"]
+    assert len(rows) == 10 and summary["questions"] == 10
     assert {r["mode"] for r in rows} <= {"generated", "extractive", "abstained"}
     assert summary["accuracy"] == sum(r["correct"] for r in rows if r["answerable"]) / summary["answerable"]
+    assert base["extractive"]["summary"]["questions"] == 10 and base["extractive"]["summary"]["model_called"] == 0
+    assert {r["questions"] for r in base["retrieval"].values()} == {131}  # every answerable question of the file
     assert "| accuracy |" in (tmp_path / "smoke" / "report.md").read_text()
+    assert {p.name for p in (tmp_path / "smoke").glob("*.png")} == {
+        "accuracy_by_type.png",
+        "latency.png",
+        "retrieval.png",
+    }
+
+
+def test_the_scorer_runs_on_ten_xquad_vi_questions(tmp_path: Path) -> None:
+    from rag.cli import main
+
+    data = CHECKOUT.parent / "shared" / "data" / "xquad_vi"
+    argv = ["eval", "--xquad", str(data), "--limit", "10", "--results", str(tmp_path), "--name", "xquad"]
+    assert main(argv) == 0
+    rows, result = read_run(tmp_path / "xquad")
+    assert len(rows) == 10 and {r["type"] for r in rows} == {"xquad"}
+    assert all(len(r["gold_cited"]) == 1 for r in rows)  # one gold paragraph each
+    assert {r["questions"] for r in result["baselines"]["retrieval"].values()} == {1190}
+    assert result["meta"]["corpus"].endswith("corpus_contexts")
 
 
 def test_rag_ask_json_prints_one_answer_object(
