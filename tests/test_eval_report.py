@@ -10,6 +10,7 @@ import pytest
 from conftest import FakeEmbedder
 
 from eval import baselines
+from eval import table as reference
 from eval.score import Question, Turn, breakdown, draw, main, read_xquad, report, summarise
 from rag import index as store
 from rag import indexing
@@ -99,3 +100,20 @@ def test_the_report_sets_the_baselines_beside_the_run_and_the_charts_are_drawn(t
     draw(no_baselines, rows, by, {})
     assert sorted(p.name for p in no_baselines.iterdir()) == ["accuracy_by_type.png", "latency.png"]
     assert "Baseline" not in report("run", {}, summarise(rows), by, {})
+
+
+def test_the_reference_table_sets_runs_side_by_side(tmp_path: Path) -> None:
+    rows = [row("1", "fact", "generated", True), row("2", "fact", "extractive", False)]
+    retrieval = {"dense": {"questions": 2.0, "recall@1": 0.5, "recall@5": 1.0, "mrr": 0.75}}
+    for name, model in (("small", "0.5b"), ("large", "1.5b")):
+        folder = tmp_path / name
+        folder.mkdir()
+        meta = {"questions file": "/x/seeds_qa.jsonl", "model": model, "style": "auto"}
+        result = {"meta": meta, "summary": summarise(rows), "by": {}, "baselines": {"retrieval": retrieval}}
+        (folder / "summary.json").write_text(json.dumps(result), encoding="utf-8")
+    assert reference.main(["small", "large", "--results", str(tmp_path)]) == 0
+    text = (tmp_path / "REFERENCE.md").read_text(encoding="utf-8")
+    assert "| model, style | 0.5b, auto | 1.5b, auto |" in text and "| answer accuracy | 0.500 | 0.500 |" in text
+    assert text.count("| dense | 0.500 | 1.000 | 0.750 |") == 1  # one retrieval table per question file
+    assert set(json.loads((tmp_path / "reference.json").read_text())) == {"small", "large"}
+    assert reference.main(["missing", "--results", str(tmp_path)]) == 2  # a clear error, not a traceback
