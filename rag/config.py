@@ -97,11 +97,11 @@ class Settings(BaseSettings):
     )
     answer_tokens: int = Field(160, ge=16, le=2000, description="Longest answer the model may write, in tokens.")
     abstain_below: float = Field(
-        0.855,
+        0.80,
         ge=0,
         le=1,
         description="Abstain without asking the model when the best passage's cosine to the question is below this "
-        "(calibrated for multilingual-e5-small by `python -m eval.calibrate`; 0 turns it off).",
+        "(calibrated for multilingual-e5-small by `python -m eval.calibrate --xquad …`; 0 turns it off).",
     )
     max_question_chars: int = Field(
         1000, ge=50, description="Longer questions are cut to this many characters (with a notice)."

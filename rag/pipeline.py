@@ -42,7 +42,7 @@ class Pipeline:
         top_k: int = 5,
         evidence_tokens: int = 250,
         answer_tokens: int = 160,
-        abstain_below: float = 0.855,
+        abstain_below: float = 0.80,
         max_question_chars: int = 1000,
         style: Literal["auto", "extractive"] = "auto",
     ) -> None:

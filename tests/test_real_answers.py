@@ -133,17 +133,19 @@ def test_the_scorer_runs_end_to_end_on_ten_seeds_questions(tmp_path: Path) -> No
     }
 
 
-def test_the_scorer_runs_on_ten_xquad_vi_questions(tmp_path: Path) -> None:
+def test_the_scorer_runs_on_ten_xquad_vi_questions_with_distractors(tmp_path: Path) -> None:
     from rag.cli import main
 
     data = CHECKOUT.parent / "shared" / "data" / "xquad_vi"
-    argv = ["eval", "--xquad", str(data), "--limit", "10", "--results", str(tmp_path), "--name", "xquad"]
+    argv = ["eval", "--xquad", str(data), "--limit", "10", "--distractors", "20", "--results", str(tmp_path)]
+    argv += ["--name", "xquad"]
     assert main(argv) == 0
     rows, result = read_run(tmp_path / "xquad")
     assert len(rows) == 10 and {r["type"] for r in rows} == {"xquad"}
     assert all(len(r["gold_cited"]) == 1 for r in rows)  # one gold paragraph each
     assert {r["questions"] for r in result["baselines"]["retrieval"].values()} == {1190}
-    assert result["meta"]["corpus"].endswith("corpus_contexts")
+    assert result["meta"]["corpus"].endswith("corpus_contexts, " + str(tmp_path / ".distractors" / "viwiki"))
+    assert len(list((tmp_path / ".distractors" / "viwiki").glob("*.txt"))) == 20
 
 
 def test_rag_ask_json_prints_one_answer_object(
