@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine (see README.md):
-#   make run    virtual env + project + default models + index of seeds/ (+ the chat, once it lands)
-#   make test   the same installs, then the whole test suite (what .ci/run calls)
+#   make run    virtual env + project + default models + index of seeds/, then the chat on http://127.0.0.1:7860
+#   make test   the same installs and Debian's chromium, then the whole test suite (what .ci/run calls)
 # Both are idempotent: pip runs again only when pyproject.toml changed, and
 # `rag models install` re-checks installed models instead of downloading them again.
 
@@ -9,7 +9,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.rag-installed
 
-.PHONY: run test test-fast models lint
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test test-fast models lint chromium
 
 # A venv whose creation failed half-way is removed, so the next run starts it again.
 $(BIN)/pip:
@@ -31,8 +33,14 @@ run: models
 	$(BIN)/rag index seeds
 	$(BIN)/python app.py
 
+# The browser tests drive Debian's chromium (no browser download: only Debian packages are reachable).
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get install -y --no-install-recommends chromium || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }; }
+
 # The tests use the manifest's default models, whatever RAG_LLM / rag.toml choose for the chat.
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/rag models install --defaults
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest

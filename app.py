@@ -1,38 +1,21 @@
-"""The browser chat's entry point: `python app.py` (what `make run` starts).
+"""The browser chat: `python app.py [--host 127.0.0.1] [--port 7860]`, the same as `rag serve` (what `make run` starts).
 
-The chat itself (`build_app(pipeline) -> gr.Blocks`) arrives with the UI issue (#5);
-answers are available from the command line (`rag ask`). Until then this entry point
-does the start-up checks a real start does (settings, both models installed, the index
-readable) and says plainly that there is nothing to serve yet. It loads no model and starts no server.
+The app itself is `rag.ui.build_app(pipeline)`; this file only starts it, so the package
+works without the checkout.
 """
 
 from __future__ import annotations
 
 import sys
 
-from rag import index as store
-from rag import models
-from rag.cli import out, run_edge
-from rag.config import load_settings
-from rag.manifest import load_manifest
+from rag.cli import main as rag_main
+from rag.ui import build_app
 
-
-def start() -> int:
-    settings = load_settings()
-    manifest = load_manifest(settings.manifest_path)
-    out.print(f"language model: {models.llm_path(settings, manifest)}")
-    out.print(f"embedder:       {models.embedder_path(settings, manifest)}")
-    index = store.load(settings.index_path)
-    out.print(f"index:          {settings.index_path} ({len(index.documents)} documents, {len(index.chunks)} chunks)")
-    out.print(
-        'Models and index are ready; ask with `rag ask "câu hỏi"`. The browser chat has not landed yet (issue #5), '
-        "so nothing is served on http://127.0.0.1:7860 yet."
-    )
-    return 0
+__all__ = ["build_app", "main"]
 
 
 def main() -> int:
-    return run_edge(start)
+    return rag_main(["serve", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The `rag` command line: `rag models list | install | verify`, `rag index`, `rag search`, `rag ask`, `rag config`.
+"""The `rag` command line: `rag models list | install | verify`, `rag index`, `rag search`, `rag ask`, `rag serve`,
+`rag eval`, `rag config`.
 
 This is an edge: it reads argv and the environment (through `load_settings`), draws
 progress, and turns a `RagError` into one line on stderr and an exit code, never a
@@ -10,8 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,11 +25,11 @@ from rag.config import Settings, describe, load_settings
 from rag.embed import SentenceTransformerEmbedder
 from rag.errors import ConfigError, QuestionError, RagError
 from rag.manifest import Manifest, ModelEntry, load_manifest
+from rag.payloads import answer_json, hits_json
 from rag.pipeline import Pipeline
 from rag.progress import ConsoleProgress
 from rag.retrieve import Retriever
 from rag.text import fold
-from rag.types import Answer
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -149,9 +150,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     retriever = Retriever(index, load_embedder(settings), settings.dense_weight, settings.fusion)
     hits = retriever.search(args.query, k=args.k or settings.top_k, doc_ids=args.doc or None, diversity=args.mmr)
     if args.json:
-        rows = [{"rank": rank, "score": h.score, "dense": h.dense, "lexical": h.lexical, **asdict(h.chunk)}
-                for rank, h in enumerate(hits, 1)]  # fmt: skip
-        out.print_json(data=rows)
+        out.print_json(data=hits_json(hits))
         return 0
     if not hits:
         out.print("no matching passages.")
@@ -178,33 +177,6 @@ class Turn(BaseModel):
 
 
 AskLine.model_rebuild()
-
-
-def answer_json(answer: Answer, id: str | int | None = None) -> dict[str, Any]:
-    """The stable machine-readable form of an answer (README, "rag ask --json")."""
-    t = answer.timings
-    return {
-        "id": id,
-        "answer": answer.text,
-        "mode": answer.mode,
-        "citations": [
-            {
-                "n": c.n,
-                "doc": c.doc,
-                "title": c.title,
-                "chunk_id": c.chunk_id,
-                "text": c.text,
-                "start": c.start,
-                "end": c.end,
-            }
-            for c in answer.citations
-        ],
-        "timings": {
-            "retrieval_ms": round(t.retrieval_ms, 1),
-            "first_token_ms": round(t.first_token_ms, 1),
-            "total_ms": round(t.total_ms, 1),
-        },
-    }
 
 
 def print_answer(pipeline: Pipeline, question: str) -> None:
@@ -285,6 +257,63 @@ def line_id(line: str) -> Any:
     return data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str | int) else None
 
 
+def installed_llms(settings: Settings, manifest: Manifest) -> list[Any]:
+    """The language models the app can switch between: the manifest's installed ones (size checked), or the own one."""
+    from rag.generate import LlamaGenerator
+    from rag.ui import Model
+
+    if settings.llm_url is not None:
+        return []  # a server's model is the server's business
+
+    def model(path: Path, name: str) -> Model:
+        return Model(name, lambda: LlamaGenerator.load(path, settings.n_ctx, settings.n_threads, name=name))
+
+    if settings.llm_path is not None:
+        path = models.llm_path(settings, manifest)
+        return [model(path, path.stem)]
+    found = []
+    for entry in manifest.models:
+        path = settings.models_path / entry.path
+        if entry.kind == "llm" and path.is_file() and path.stat().st_size == entry.size:
+            found.append(model(path, entry.name))
+    return found
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The browser chat and the HTTP/MCP API (what `python app.py` starts)."""
+    import ipaddress
+
+    from rag.library import Library
+    from rag.ui import build_app, serve
+
+    settings = load_settings()
+    manifest = load_manifest(settings.manifest_path)
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback:
+        err.print(
+            f"warning: serving on {args.host}, so other machines can reach the app and your documents"
+            + ("." if settings.auth else "; set RAG_AUTH=user:password to require a login."),
+            markup=False,
+        )
+    started = time.perf_counter()
+    pipeline = Pipeline.load(settings)
+    library = Library(settings, pipeline.retriever, pipeline.retriever.embedder)
+    app = build_app(pipeline, library, installed_llms(settings, manifest))
+    url = serve(app, args.host, args.port, settings.auth, settings.max_upload_mb, block=False)
+    ready = time.perf_counter() - started
+    out.print(
+        f"ready in {ready:.1f} s: {url} (API: {url}?view=api; MCP: {url}gradio_api/mcp/; Ctrl+C stops)", markup=False
+    )
+    try:
+        app.block_thread()
+    finally:
+        app.close()
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     try:
         from eval.score import main as evaluate
@@ -353,6 +382,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="score the answers on a question set (same as python -m eval)", add_help=False)
     ev.add_argument("options", nargs=argparse.REMAINDER, help="python -m eval's options (--help lists them)")
     ev.set_defaults(func=cmd_eval)
+
+    srv = sub.add_parser("serve", help="the browser chat and the HTTP/MCP API (Gradio)")
+    srv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    srv.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    srv.set_defaults(func=cmd_serve)
 
     sub.add_parser("config", help="print the effective settings").set_defaults(func=cmd_config)
     return parser

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         1000, ge=50, description="Longer questions are cut to this many characters (with a notice)."
     )
+    uploads_dir: Path = Field(Path("data/uploads"), description="Where documents uploaded in the app are kept.")
+    max_upload_mb: float = Field(20, gt=0, le=1024, description="Largest document the app accepts, in megabytes.")
+    auth: str | None = Field(
+        None, description="user:password to require a login in the app (default: none; it binds 127.0.0.1 only)."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -126,7 +131,14 @@ class Settings(BaseSettings):
             raise ValueError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_TOKENS")
         return self
 
-    @field_validator("models_dir", "manifest", "index_dir", "llm_path", "embedder_path", mode="after")
+    @field_validator("auth", mode="after")
+    @classmethod
+    def _user_password(cls, value: str | None) -> str | None:
+        if value is not None and (":" not in value or not all(value.partition(":")[::2])):
+            raise ValueError("give it as user:password, both non-empty")
+        return value
+
+    @field_validator("models_dir", "manifest", "index_dir", "uploads_dir", "llm_path", "embedder_path", mode="after")
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
@@ -146,6 +158,10 @@ class Settings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.resolve(self.index_dir)
+
+    @property
+    def uploads_path(self) -> Path:
+        return self.resolve(self.uploads_dir)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -178,7 +194,7 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
         value = getattr(settings, name)
         if isinstance(value, Path) and name != "home":
             value = settings.resolve(value)
-        if name == "llm_api_key" and value:
+        if name in ("llm_api_key", "auth") and value:
             value = "(set)"  # a secret is not printed
         rows.append((f"RAG_{name.upper()}", "" if value is None else str(value), field.description or ""))
     return rows

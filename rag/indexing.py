@@ -16,7 +16,7 @@ Storage and atomicity live in `rag.index`.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -195,3 +195,17 @@ def _embed(chunks: Sequence[Chunk], embedder: Embedder, progress: Progress) -> t
         progress.advance(len(batch))
     vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
     return vectors, time.perf_counter() - started
+
+
+def remove(doc_ids: Collection[str], settings: Settings) -> list[str]:
+    """Drop these documents from the index (nothing is embedded); the ids that were there and are gone."""
+    index_dir = settings.index_path
+    with store.lock(index_dir):
+        previous = store.load(index_dir)
+        gone = sorted(set(doc_ids) & set(previous.documents))
+        if not gone:
+            return []
+        keep = [i for i, c in enumerate(previous.chunks) if c.doc_id not in gone]
+        documents = [d for doc_id, d in sorted(previous.documents.items()) if doc_id not in gone]
+        store.write(index_dir, previous.settings, documents, [previous.chunks[i] for i in keep], previous.vectors[keep])
+    return gone

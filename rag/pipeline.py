@@ -92,14 +92,17 @@ class Pipeline:
         if warm is not None:
             warm(self.system)
 
-    def ask(self, question: str, history: Sequence[tuple[Role, str]] = ()) -> Answer:
+    def ask(self, question: str, history: Sequence[tuple[Role, str]] = (), top_k: int | None = None) -> Answer:
         """The final answer, without the stream."""
-        for event in self.stream(question, history):
+        for event in self.stream(question, history, top_k):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("stream ended without an answer")
 
-    def stream(self, question: str, history: Sequence[tuple[Role, str]] = ()) -> Iterator[Event]:
+    def stream(
+        self, question: str, history: Sequence[tuple[Role, str]] = (), top_k: int | None = None
+    ) -> Iterator[Event]:
+        """The model's text as it comes, then the `Answer`; `top_k` overrides the passages retrieved for this call."""
         started = time.perf_counter()
 
         def ms() -> float:
@@ -115,7 +118,7 @@ class Pipeline:
                 f"(The question was cut to its first {self.max_question_chars} characters.)"
             )
         query, previous = forms.standalone(question, history)
-        hits = self.retriever.search(query, k=self.top_k)
+        hits = self.retriever.search(query, k=top_k or self.top_k)
         passages = evidence.select(query, hits, self.generator.count_tokens, self.evidence_tokens)
         retrieval_ms = ms()
         retrieved = tuple(h.chunk.doc_id for h in hits)

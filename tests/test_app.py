@@ -1,10 +1,323 @@
+"""The app through `build_app` and its handlers with fakes; a live server on 127.0.0.1 for the API, MCP, 8 clients."""
+
 from __future__ import annotations
 
+import asyncio
+import json
+import re
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from rag.config import CHECKOUT
+import gradio as gr
+import httpx
+import pytest
+from conftest import FakeEmbedder, FakeGenerator
+
+from rag import index as store
+from rag import indexing
+from rag.config import CHECKOUT, Settings
+from rag.generate import Message, Timings
+from rag.library import Library, safe_name
+from rag.payloads import answer_json
+from rag.pipeline import Pipeline
+from rag.retrieve import Retriever
+from rag.ui import Handlers, build_app, serve
+
+CITIES = ["Huế", "Vinh", "Hội An", "Đà Lạt", "Cần Thơ", "Nha Trang", "Quy Nhơn", "Hải Phòng"]
+HOSTILE = "<img src=x onerror=window.__xss=1> và <script>window.__xss=2</script>"
+
+
+def city_doc(i: int, city: str) -> str:
+    return f"Thành phố {city}\n\nThành phố {city} có {11 + i} cây cầu bắc qua sông. Chợ đêm mở cửa lúc 18 giờ."
+
+
+class EchoGenerator:
+    """Replies with the first sentence of passage [1] of its prompt, cited, one word at a time, slowly.
+
+    Records how many streams ran at once: the app must serialise the single local model.
+    """
+
+    name = "echo-llm"
+
+    def __init__(self, delay: float = 0.01) -> None:
+        self.delay, self.active, self.most, self.calls = delay, 0, 0, 0
+        self.lock = threading.Lock()
+        self.last_timings = Timings()
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        with self.lock:
+            self.active += 1
+            self.calls += 1
+            self.most = max(self.most, self.active)
+        try:
+            first = re.search(r"^\[1\] [^:]*: (.+?\.)( |$)", messages[-1].content, re.M)
+            reply = f"{first.group(1) if first else 'Không rõ.'} [1]"
+            for word in reply.split(" "):
+                time.sleep(self.delay)
+                yield word + " "
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+@pytest.fixture
+def home(isolated: Path) -> Path:
+    docs = isolated / "docs"
+    docs.mkdir()
+    for i, city in enumerate(CITIES):
+        (docs / f"city{i}.txt").write_text(city_doc(i, city), encoding="utf-8")
+    (docs / "hostile.txt").write_text(f"Thẻ nguy hiểm\n\nChuỗi thử nghiệm {HOSTILE} nằm trong tài liệu.", "utf-8")
+    return isolated
+
+
+@pytest.fixture
+def settings(home: Path) -> Settings:
+    return Settings(home=home, index_dir=Path("index"), n_threads=1, max_upload_mb=0.01)
+
+
+@pytest.fixture
+def parts(settings: Settings) -> tuple[Pipeline, Library, EchoGenerator]:
+    embedder = FakeEmbedder()
+    indexing.update([settings.home / "docs"], embedder, settings)
+    retriever = Retriever(store.load(settings.index_path), embedder)
+    generator = EchoGenerator()
+    pipeline = Pipeline(retriever, generator, abstain_below=0.0)  # type: ignore[arg-type]
+    return pipeline, Library(settings, retriever, embedder), generator
+
+
+@pytest.fixture
+def handlers(parts: tuple[Pipeline, Library, EchoGenerator]) -> Handlers:
+    return Handlers(parts[0], parts[1])
+
+
+def question(i: int) -> str:
+    return f"Thành phố {CITIES[i]} có bao nhiêu cây cầu?"
+
+
+# --- handlers --------------------------------------------------------------------------------------------------
+
+
+def test_the_chat_streams_a_draft_then_the_checked_answer_with_its_sources(handlers: Handlers) -> None:
+    steps = list(handlers.respond(question(3), [], 5))
+    first, last = steps[0], steps[-1]
+    assert first[0] == [{"role": "user", "content": question(3)}, {"role": "assistant", "content": "…"}]
+    assert first[1] == ""  # the question box is cleared at once
+    drafts = [s[0][-1]["content"] for s in steps[1:-1]]
+    assert len(drafts) >= 5 and drafts[0] != drafts[-1]  # the answer grows piece by piece
+    messages, box, panel = last
+    assert "Thành phố Đà Lạt có 14 cây cầu bắc qua sông [1]." in messages[-1]["content"]
+    assert "(Mô hình viết)" in messages[-1]["content"]
+    assert 'class="rag-mode rag-mode-generated"' in panel
+    assert "[1] Thành phố Đà Lạt" in panel and "city3.txt" in panel
+    assert "<mark>Thành phố Đà Lạt có 14 cây cầu bắc qua sông." in panel  # the cited sentence, marked
+
+
+def test_a_follow_up_uses_the_history_it_is_given_and_nothing_else(handlers: Handlers) -> None:
+    first = list(handlers.respond(question(1), [], 5))[-1][0]
+    follow = list(handlers.respond("Còn chợ đêm thì sao?", first, 5))[-1]
+    assert "Thành phố Vinh" in follow[2]  # joined to the previous question of this conversation
+    other = list(handlers.respond("Còn chợ đêm thì sao?", [{"role": "user", "content": question(6)}], 5))[-1]
+    assert "Thành phố Quy Nhơn" in other[2] and "Thành phố Vinh" not in other[2]
+
+
+def test_an_empty_question_is_a_message_not_a_traceback(handlers: Handlers) -> None:
+    with pytest.raises(gr.Error, match="Hãy nhập một câu hỏi"):
+        list(handlers.respond(" \u200b ", [], 5))
+    with pytest.raises(gr.Error, match="question is empty"):
+        handlers.ask("   ")
+
+
+def test_document_text_and_questions_are_escaped_in_the_panel_and_the_chat(handlers: Handlers) -> None:
+    asked = f"Chuỗi thử nghiệm {HOSTILE} là gì?"
+    messages, _, panel = list(handlers.respond(asked, [], 5))[-1]
+    assert "Thẻ nguy hiểm" in panel
+    assert "<img" not in panel and "<script" not in panel
+    assert "&lt;img src=x onerror=window.__xss=1&gt;" in panel
+    assert all("<img" not in m["content"] and "<script" not in m["content"] for m in messages)
+
+
+def test_the_api_answer_has_the_fields_of_rag_ask_json(handlers: Handlers, parts: Any) -> None:
+    data = handlers.ask(question(5), [])
+    assert set(data) == set(answer_json(parts[0].ask(question(5))))
+    assert data["mode"] == "generated" and "16 cây cầu" in data["answer"]
+    assert [c["doc"] for c in data["citations"]] == ["city5.txt"]
+    later = handlers.ask("Còn chợ đêm thì sao?", [{"role": "user", "content": question(5)},
+                                                  {"role": "assistant", "content": data["answer"]}])  # fmt: skip
+    assert [c["doc"] for c in later["citations"]] == ["city5.txt"]
+
+
+def test_search_and_documents(handlers: Handlers) -> None:
+    hits = handlers.search("cây cầu Cần Thơ", 3)
+    assert [h["rank"] for h in hits] == [1, 2, 3] and hits[0]["doc_id"] == "docs/city4.txt"
+    with pytest.raises(gr.Error, match="between 1 and 50"):
+        handlers.search("cầu", 0)
+    docs = handlers.documents()
+    assert len(docs) == 9 and docs[0] == {"id": "docs/city0.txt", "title": "Thành phố Huế", "date": None,
+                                          "source": None, "chunks": 1}  # fmt: skip
+
+
+def test_upload_sanitises_names_indexes_checks_type_and_size_and_remove_undoes_it(
+    handlers: Handlers, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    incoming = tmp_path_factory.mktemp("incoming")
+    good = incoming / "bien.txt"
+    good.write_text("Bãi biển Mỹ Khê\n\nBãi biển Mỹ Khê dài 9 cây số.", encoding="utf-8")
+    (incoming / "virus.exe").write_bytes(b"MZ")
+    (incoming / "huge.txt").write_text("x" * 20_000, encoding="utf-8")  # over the 0.01 MB limit of the fixture
+    (incoming / "empty.md").write_text(" \n", encoding="utf-8")
+    # Gradio hands over temporary paths; the name a browser sent may try to climb out of the uploads folder
+    files = [("../../../etc/bien.txt", good), ("virus.exe", incoming / "virus.exe"),
+             ("huge.txt", incoming / "huge.txt"), ("empty.md", incoming / "empty.md")]  # fmt: skip
+    result = handlers.library.add(files)  # type: ignore[union-attr]
+    saved = settings.uploads_path / "bien.txt"
+    assert saved.is_file() and not (settings.home / "etc").exists()
+    assert result.added == ["data/uploads/bien.txt"]
+    assert {s.path: s.reason.split(" ")[0] for s in result.refused} == {"virus.exe": "loại", "huge.txt": "tệp"}
+    assert [Path(s.path).name for s in result.skipped] == ["empty.md"]
+    assert not (settings.uploads_path / "empty.md").exists()  # nothing unreadable is kept
+    assert handlers.search("Mỹ Khê", 1)[0]["doc_id"] == "data/uploads/bien.txt"  # searchable at once
+    report = handlers.upload([str(good)])
+    assert "Không đổi (đã có): bien.txt" in report
+
+    assert handlers.remove("data/uploads/bien.txt") == "Đã xoá data/uploads/bien.txt."
+    assert not saved.exists()
+    assert all(d["id"] != "data/uploads/bien.txt" for d in handlers.documents())
+    assert handlers.search("Mỹ Khê", 1)[0]["doc_id"] != "data/uploads/bien.txt"
+    assert "không có trong chỉ mục" in handlers.remove("data/uploads/bien.txt")
+    with pytest.raises(gr.Error, match="Chưa chọn tệp"):
+        handlers.upload([])
+
+
+def test_safe_names_never_leave_the_folder() -> None:
+    for name in ["../../x.txt", "..\\..\\x.txt", "/etc/x.txt", "x.txt\x00.exe", "....txt", "", "a/b/../c.PDF"]:
+        cleaned = safe_name(name)
+        assert "/" not in cleaned and "\\" not in cleaned and not cleaned.startswith(".") and "\x00" not in cleaned
+    assert safe_name("a/b/../c.PDF") == "c.pdf"
+
+
+def test_switching_models_replaces_the_generator_for_everyone(parts: Any) -> None:
+    from rag.ui import Model
+
+    pipeline, library, _ = parts
+    other = FakeGenerator("Thành phố Huế có 11 cây cầu bắc qua sông [1].")
+    h = Handlers(pipeline, library, [Model("echo-llm", lambda: EchoGenerator()), Model("other", lambda: other)])
+    assert h.use_model("other") == "Đã chuyển sang other."
+    assert pipeline.generator is other
+    assert h.ask(question(0))["answer"].startswith("Thành phố Huế có 11 cây cầu")
+    with pytest.raises(gr.Error, match="Không có mô hình"):
+        h.use_model("missing")
+
+
+def test_build_app_names_three_endpoints_and_hides_the_ui_events(parts: Any) -> None:
+    app = build_app(parts[0], parts[1])
+    api = app.get_api_info()
+    assert set(api["named_endpoints"]) == {"/ask", "/search", "/documents"}
+    assert [p["parameter_name"] for p in api["named_endpoints"]["/ask"]["parameters"]] == ["question", "history"]
+
+
+# --- a live server ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(parts: Any) -> Iterator[tuple[str, EchoGenerator]]:
+    app = build_app(parts[0], parts[1])
+    url = serve(app, port=free_port(), block=False)
+    try:
+        yield url, parts[2]
+    finally:
+        app.close()
+
+
+def test_the_server_binds_loopback_only(server: tuple[str, EchoGenerator]) -> None:
+    assert server[0].startswith("http://127.0.0.1:")
+
+
+def test_eight_clients_asking_at_once_get_their_own_answers_one_model_call_at_a_time(
+    server: tuple[str, EchoGenerator],
+) -> None:
+    from gradio_client import Client
+
+    url, generator = server
+    generator.delay = 0.03
+
+    def ask(i: int) -> dict[str, Any]:
+        return Client(url, verbose=False).predict(question(i), [], api_name="/ask")  # type: ignore[no-any-return]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(8)))
+    for i, data in enumerate(answers):
+        assert f"{11 + i} cây cầu" in data["answer"], (i, data["answer"])
+        assert [c["doc"] for c in data["citations"]] == [f"city{i}.txt"]
+    assert generator.calls == 8 and generator.most == 1  # queued, never two streams of the one model at once
+
+
+def test_api_over_plain_http_and_gradio_client(server: tuple[str, EchoGenerator]) -> None:
+    from gradio_client import Client
+
+    url, _ = server
+    client = Client(url, verbose=False)
+    assert client.predict("cây cầu Huế", 2, api_name="/search")[0]["doc_id"] == "docs/city0.txt"
+    assert len(client.predict(api_name="/documents")) == 9
+    # the curl recipe of the README: POST the arguments, then read the event stream for the result
+    event = httpx.post(f"{url}gradio_api/call/ask", json={"data": [question(2), []]}).json()["event_id"]
+    with httpx.stream("GET", f"{url}gradio_api/call/ask/{event}", timeout=60) as stream:
+        body = "".join(stream.iter_text())
+    done = body.split("event: complete\ndata: ", 1)[1]
+    assert "13 cây cầu" in json.loads(done)[0]["answer"]
+
+
+def test_the_mcp_tools_answer_through_the_mcp_client(server: tuple[str, EchoGenerator]) -> None:
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    url, _ = server
+
+    async def talk() -> tuple[set[str], str, str]:
+        async with (
+            streamablehttp_client(f"{url}gradio_api/mcp/") as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            tools = {t.name for t in (await session.list_tools()).tools}
+            asked = await session.call_tool("ask", {"question": question(7)})
+            found = await session.call_tool("search", {"query": "cây cầu Vinh", "k": 1})
+            return tools, asked.content[0].text, found.content[0].text  # type: ignore[union-attr]
+
+    tools, asked, found = asyncio.run(talk())
+    assert {"ask", "search", "documents"} <= tools
+    assert "18 cây cầu" in asked and "city7.txt" in asked
+    assert "docs/city1.txt" in found
+
+
+def test_login_is_enforced_when_configured(parts: Any) -> None:
+    from gradio_client import Client
+
+    app = build_app(parts[0], parts[1])
+    url = serve(app, port=free_port(), auth="an:bí-mật", block=False)
+    try:
+        assert httpx.get(f"{url}gradio_api/info").status_code == 401
+        assert httpx.post(f"{url}gradio_api/call/ask", json={"data": ["x", []]}).status_code == 401
+        with pytest.raises(Exception):  # noqa: B017 - gradio_client raises a plain error for a refused login
+            Client(url, verbose=False, auth=("an", "sai"))
+        assert Client(url, verbose=False, auth=("an", "bí-mật")).predict(api_name="/documents")
+    finally:
+        app.close()
 
 
 def test_app_start_without_models_says_how_to_install_them(isolated: Path) -> None:

@@ -1,0 +1,147 @@
+"""The documents of a running app: list them, add uploaded files, remove one; retrieval sees each change at once.
+
+Uploads are copied into `RAG_UPLOADS_DIR` under a sanitised name (no folders, no `..`,
+no control characters; a name already taken gets a number), checked for type and size
+first, then indexed incrementally by `rag.indexing` like `rag index FILE` would. After a
+change the retriever is handed the new index; a search already running keeps the one it
+started with. It does not parse documents (`rag.ingest`) or know about the UI.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from rag import index as store
+from rag import indexing
+from rag.config import Settings
+from rag.embed import Embedder
+from rag.errors import RagError
+from rag.ingest import SUPPORTED
+from rag.models import Progress
+from rag.retrieve import Retriever
+from rag.types import Document, Skipped
+
+UPLOAD_TYPES = tuple(sorted(SUPPORTED))
+NAME_CHARS = 120  # longest file name kept, before the extension
+
+
+class UploadError(RagError):
+    """An upload refused before anything was written (type, size, name)."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What became of the uploaded files: the index report plus files refused before indexing."""
+
+    added: list[str]
+    changed: list[str]
+    unchanged: list[str]
+    refused: list[Skipped]  # wrong type or too large: never copied
+    skipped: list[Skipped]  # copied but unreadable or empty (`rag.ingest`): removed again
+    chunks: int
+
+
+def safe_name(name: str) -> str:
+    """A file name that cannot leave its folder: the last path part, NFC, no control or separator characters.
+
+    >>> safe_name("../../etc/passwd.txt")
+    'passwd.txt'
+    >>> safe_name("..\\\\Báo cáo\\x00 2024?.pdf")
+    'Báo cáo 2024_.pdf'
+    """
+    name = PurePath(name.replace("\\", "/")).name
+    name = unicodedata.normalize("NFC", name)
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r'[<>:"/|?*]', "_", name).strip().lstrip(".")
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    stem = stem[:NAME_CHARS].strip() or "tai-lieu"
+    return f"{stem}.{ext.lower()}" if ext else stem
+
+
+class Library:
+    def __init__(self, settings: Settings, retriever: Retriever, embedder: Embedder) -> None:
+        self.settings, self.retriever, self.embedder = settings, retriever, embedder
+        self._writing = threading.Lock()  # one change at a time; readers never wait
+
+    def documents(self) -> tuple[list[Document], dict[str, int]]:
+        """The indexed documents and their chunk counts, as retrieval sees them now."""
+        index = self.retriever.index
+        return list(index.documents.values()), dict(Counter(c.doc_id for c in index.chunks))
+
+    def check(self, name: str, size: int) -> str | None:
+        """Why an upload of this name and size is refused, or None."""
+        suffix = PurePath(name).suffix.lower()
+        if suffix not in SUPPORTED:
+            return f"loại tệp {suffix or '(không có đuôi)'} không được hỗ trợ; dùng {', '.join(UPLOAD_TYPES)}"
+        limit = self.settings.max_upload_mb
+        if size > limit * 1024 * 1024:
+            return f"tệp {size / 1024 / 1024:.1f} MB lớn hơn giới hạn {limit:g} MB (RAG_MAX_UPLOAD_MB)"
+        if size == 0:
+            return "tệp rỗng"
+        return None
+
+    def add(self, files: Sequence[tuple[str, Path]], progress: Progress | None = None) -> Upload:
+        """Copy (original name, temporary path) pairs into the uploads folder and index them."""
+        refused: list[Skipped] = []
+        accepted: list[tuple[str, Path]] = []
+        for name, path in files:
+            why = self.check(name, path.stat().st_size)
+            if why:
+                refused.append(Skipped(PurePath(name.replace("\\", "/")).name, why))
+            else:
+                accepted.append((safe_name(name), path))
+        if not accepted:
+            return Upload([], [], [], refused, [], len(self.retriever.index.chunks))
+        folder = self.settings.uploads_path
+        folder.mkdir(parents=True, exist_ok=True)
+        with self._writing:
+            copied = []
+            for name, path in accepted:
+                target = _free(folder / name, path)
+                shutil.copyfile(path, target)
+                copied.append(target)
+            try:
+                report = indexing.update(copied, self.embedder, self.settings, progress=progress)
+            except BaseException:
+                for target in copied:
+                    target.unlink(missing_ok=True)  # a failed upload leaves no stray file behind
+                raise
+            for skip in report.skipped:  # unreadable or empty: nothing of it is in the index
+                Path(skip.path).unlink(missing_ok=True)
+            self._reload()
+        return Upload(report.added, report.changed, report.unchanged, refused, report.skipped, report.total_chunks)
+
+    def remove(self, doc_id: str) -> bool:
+        """Drop a document from the index, and its file when it was uploaded here; False when it was not indexed."""
+        with self._writing:
+            document = self.retriever.index.documents.get(doc_id)
+            if not indexing.remove([doc_id], self.settings):
+                return False
+            self._reload()
+        if document is not None:
+            path = Path(document.path).resolve()
+            if path.is_relative_to(self.settings.uploads_path.resolve()):
+                path.unlink(missing_ok=True)
+        return True
+
+    def _reload(self) -> None:
+        self.retriever.index = store.load(self.settings.index_path)
+
+
+def _free(target: Path, source: Path) -> Path:
+    """`target`, or `name (2).ext`, … when a different file already has that name (the same bytes replace it)."""
+    n = 1
+    candidate = target
+    while candidate.exists() and candidate.read_bytes() != source.read_bytes():
+        n += 1
+        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
+    return candidate

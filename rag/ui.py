@@ -1,0 +1,354 @@
+"""The browser chat and the HTTP/MCP API: `build_app(pipeline)` wires `Handlers` into a Gradio app.
+
+`Handlers` holds every function the app calls, as plain methods over an already-loaded
+pipeline and library (tests call them directly); `build_app` only lays out components and
+names the endpoints; `serve` launches it (127.0.0.1, queue, optional login, MCP). Chat
+history lives in each browser session's chat component and is passed in with every question,
+never kept here, so two tabs never see each other's conversation. Text from documents and
+questions is escaped before it reaches HTML. Retrieval, prompts and checking live in the pipeline.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.errors import RagError
+from rag.generate import Generator
+from rag.library import UPLOAD_TYPES, Library
+from rag.payloads import answer_json, documents_json, hits_json
+from rag.pipeline import Pipeline, Role
+from rag.text import fold
+from rag.types import Answer, Chunk, Citation
+
+EXAMPLES = [
+    "Văn phòng Quốc hội có bao nhiêu vụ, đơn vị?",
+    "Ai là Chủ nhiệm Văn phòng Quốc hội?",
+    "Năm 2023 Văn phòng Quốc hội tiếp nhận bao nhiêu công văn đến?",
+    "Văn phòng Quốc hội được thành lập năm nào?",
+]
+MODES = {  # what each answer mode means to the reader
+    "generated": ("Mô hình viết", "Mô hình viết câu trả lời; từng câu đã được đối chiếu với đoạn nguồn."),
+    "extractive": ("Trích nguyên văn", "Câu trả lời là câu trích nguyên văn từ tài liệu, không qua mô hình."),
+    "abstained": ("Không trả lời", "Tài liệu không có thông tin để trả lời câu hỏi này, nên hệ thống không đoán."),
+}
+PROGRESS = gr.Progress()  # Gradio fills a handler's progress bar when it finds this default
+CSS = """
+.rag-mode { padding: .4em .7em; border-radius: .4em; font-weight: 600; margin-bottom: .6em; }
+.rag-mode-generated { background: #e6f4ea; } .rag-mode-extractive { background: #e8f0fe; }
+.rag-mode-abstained { background: #fdecea; }
+.rag-source { border-left: 3px solid #999; padding-left: .6em; margin: .6em 0; }
+.rag-source mark { background: #fff3a3; }
+"""
+
+
+@dataclass(frozen=True)
+class Model:
+    """A language model the settings panel offers: its name and how to load it."""
+
+    name: str
+    load: Callable[[], Generator]
+
+
+class UiProgress:
+    """`rag.models.Progress` drawn on a Gradio progress bar."""
+
+    def __init__(self, progress: gr.Progress) -> None:
+        self.progress, self.label, self.total, self.done, self.unit = progress, "", 0, 0, ""
+
+    def step(self, label: str, total: int | None = None, unit: str = "B") -> None:
+        self.label, self.total, self.done, self.unit = label, total or 0, 0, unit
+        self.progress(0 if total else None, desc=label)
+
+    def advance(self, amount: int) -> None:
+        self.done += amount
+        if self.total:
+            self.progress((self.done, self.total), desc=self.label, unit=self.unit)
+
+
+def message_text(content: Any) -> str:
+    """The text of a chat message's content: a string, or Gradio's list of {"type": "text", "text": …} parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("content") or "")
+    if isinstance(content, Sequence):
+        return " ".join(message_text(part) for part in content)
+    return ""
+
+
+def history_pairs(messages: Sequence[Mapping[str, Any]]) -> list[tuple[Role, str]]:
+    """(role, text) pairs from `{role, content}` messages; other roles and malformed items are ignored."""
+    pairs: list[tuple[Role, str]] = []
+    for m in messages or []:
+        role = m.get("role") if isinstance(m, Mapping) else None
+        if role == "user" or role == "assistant":
+            pairs.append((role, message_text(m.get("content"))))
+    return pairs
+
+
+def highlight(passage: str, quoted: str) -> str:
+    """`passage` escaped, with each sentence of `quoted` (" … " between them) found in it wrapped in <mark>.
+
+    >>> highlight("A <b>. Câu hai.", "Câu hai.")
+    'A &lt;b&gt;. <mark>Câu hai.</mark>'
+    """
+    spans = []
+    for piece in (p.strip() for p in quoted.split("…")):
+        at = passage.find(piece) if piece else -1
+        if at >= 0:
+            spans.append((at, at + len(piece)))
+    out, last = [], 0
+    for start, end in sorted(spans):
+        if start < last:
+            continue
+        out += [html.escape(passage[last:start]), "<mark>", html.escape(passage[start:end]), "</mark>"]
+        last = end
+    out.append(html.escape(passage[last:]))
+    return "".join(out)
+
+
+def sources_html(answer: Answer, chunks: Mapping[str, Chunk]) -> str:
+    """The sources panel: the answer's mode, then each cited passage (title, date, file) with its sentence marked."""
+    label, meaning = MODES.get(answer.mode, (answer.mode, ""))
+    parts = [f'<div class="rag-mode rag-mode-{html.escape(answer.mode)}">{html.escape(label)}: '
+             f"{html.escape(meaning)}</div>"]  # fmt: skip
+    if answer.notice:
+        parts.append(f"<p>{html.escape(answer.notice)}</p>")
+    for c in answer.citations:
+        parts.append(source_html(c, chunks.get(c.chunk_id)))
+    if not answer.citations:
+        parts.append("<p>Không có đoạn nguồn nào được trích dẫn.</p>")
+    return "\n".join(parts)
+
+
+def source_html(c: Citation, chunk: Chunk | None) -> str:
+    title = html.escape(c.title) + (f" — {html.escape(c.date)}" if c.date else "")
+    quote = f"<mark>{html.escape(c.text)}</mark>"
+    whole = highlight(chunk.text, c.text) if chunk is not None else quote
+    return (
+        f'<div class="rag-source" id="nguon-{c.n}"><p><b>[{c.n}] {title}</b><br><small>{html.escape(c.doc)}</small></p>'
+        f"<blockquote>{quote}</blockquote>"
+        f"<details><summary>Xem cả đoạn văn</summary><p>{whole}</p></details></div>"
+    )
+
+
+def chat_text(answer: Answer) -> str:
+    """What the chat shows for a final answer: the text (escaped: it may quote a document) and its mode."""
+    label = MODES.get(answer.mode, (answer.mode, ""))[0]
+    return f"{html.escape(answer.text, quote=False)}\n\n*({label})*"
+
+
+def raise_for_user(exc: RagError) -> gr.Error:
+    return gr.Error(str(exc), print_exception=False)
+
+
+class Handlers:
+    """Every function the app calls; `pipeline` and `library` are shared, history is passed in."""
+
+    def __init__(self, pipeline: Pipeline, library: Library | None = None, models: Sequence[Model] = ()) -> None:
+        self.pipeline, self.library, self.models = pipeline, library, {m.name: m for m in models}
+        self._switch = threading.Lock()
+
+    # --- the chat -------------------------------------------------------------------------------------------
+    def respond(
+        self, question: str, messages: list[dict[str, Any]] | None, k: float | None = None
+    ) -> Iterator[tuple[list[dict[str, Any]], str, str]]:
+        """Stream an answer into the chat: (messages, question box, sources panel) after each piece."""
+        if not fold(question or ""):
+            raise gr.Error("Hãy nhập một câu hỏi về tài liệu.", print_exception=False)
+        history = history_pairs(messages or [])
+        shown = [*(messages or []), {"role": "user", "content": html.escape(question, quote=False)},
+                 {"role": "assistant", "content": "…"}]  # fmt: skip
+        yield list(shown), "", '<p class="rag-waiting">Đang tìm trong tài liệu…</p>'
+        draft = ""
+        try:
+            for event in self.pipeline.stream(question, history, int(k) if k else None):
+                if isinstance(event, str):
+                    draft += event
+                    shown[-1] = {"role": "assistant", "content": html.escape(draft, quote=False)}
+                    yield list(shown), "", '<p class="rag-waiting">Đang viết câu trả lời…</p>'
+                else:
+                    shown[-1] = {"role": "assistant", "content": chat_text(event)}
+                    yield list(shown), "", sources_html(event, self._chunks(event))
+        except RagError as exc:
+            raise raise_for_user(exc) from None
+
+    def _chunks(self, answer: Answer) -> dict[str, Chunk]:
+        wanted = {c.chunk_id for c in answer.citations}
+        return {c.id: c for c in self.pipeline.retriever.index.chunks if c.id in wanted}
+
+    # --- the API (and MCP tools) ----------------------------------------------------------------------------
+    def ask(self, question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Answer a question from the indexed documents, in Vietnamese, citing the passages used.
+
+        Args:
+            question: the question, in Vietnamese.
+            history: earlier turns of the conversation, oldest first, as {"role": "user"|"assistant", "content": str}.
+        Returns:
+            the answer (text with [n] markers), its mode (generated, extractive or abstained), its citations and timings.
+        """
+        try:
+            return answer_json(self.pipeline.ask(question, history_pairs(history or [])))
+        except RagError as exc:
+            raise raise_for_user(exc) from None
+
+    def search(self, query: str, k: int = 5) -> list[dict[str, Any]]:
+        """Find the passages of the indexed documents that best match a query, best first.
+
+        Args:
+            query: what to look for, in Vietnamese.
+            k: how many passages to return (1 to 50).
+        Returns:
+            ranked passages: rank, score, dense, lexical, id, doc_id, title, date, start, end, text.
+        """
+        if not 1 <= int(k) <= 50:
+            raise gr.Error("k must be between 1 and 50.", print_exception=False)
+        return hits_json(self.pipeline.retriever.search(query, k=int(k)))
+
+    def documents(self) -> list[dict[str, Any]]:
+        """List the indexed documents: id, title, date, source and number of chunks."""
+        index = self.pipeline.retriever.index
+        counts: dict[str, int] = {}
+        for c in index.chunks:
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        return documents_json(list(index.documents.values()), counts)
+
+    # --- documents and settings -----------------------------------------------------------------------------
+    def document_rows(self) -> list[list[Any]]:
+        return [[d["title"], d["date"] or "", d["chunks"], d["id"]] for d in self.documents()]
+
+    def document_choices(self) -> list[tuple[str, str]]:
+        return [(f"{d['title']} ({d['id']})", d["id"]) for d in self.documents()]
+
+    def upload(self, paths: Sequence[str] | None, progress: gr.Progress | None = None) -> str:
+        """Index uploaded files; a Markdown report of what was added, refused or skipped."""
+        if self.library is None:
+            raise gr.Error("Ứng dụng này không nhận thêm tài liệu.", print_exception=False)
+        if not paths:
+            raise gr.Error("Chưa chọn tệp nào.", print_exception=False)
+        try:
+            result = self.library.add([(Path(p).name, Path(p)) for p in paths],
+                                      UiProgress(progress) if progress is not None else None)  # fmt: skip
+        except RagError as exc:
+            raise raise_for_user(exc) from None
+        lines = [f"- Đã thêm: {html.escape(Path(d).name)}" for d in result.added]
+        lines += [f"- Đã cập nhật: {html.escape(Path(d).name)}" for d in result.changed]
+        lines += [f"- Không đổi (đã có): {html.escape(Path(d).name)}" for d in result.unchanged]
+        lines += [f"- Bị từ chối: {html.escape(s.path)} — {html.escape(s.reason)}" for s in result.refused]
+        lines += [f"- Bỏ qua: {html.escape(Path(s.path).name)} — {html.escape(s.reason)}" for s in result.skipped]
+        return "\n".join(lines) + f"\n\nChỉ mục có {result.chunks} đoạn văn."
+
+    def remove(self, doc_id: str | None) -> str:
+        if self.library is None:
+            raise gr.Error("Ứng dụng này không cho xoá tài liệu.", print_exception=False)
+        if not doc_id:
+            raise gr.Error("Chưa chọn tài liệu nào.", print_exception=False)
+        try:
+            removed = self.library.remove(doc_id)
+        except RagError as exc:
+            raise raise_for_user(exc) from None
+        return f"Đã xoá {html.escape(doc_id)}." if removed else f"{html.escape(doc_id)} không có trong chỉ mục."
+
+    def use_model(self, name: str) -> str:
+        """Load another installed language model for everyone using this app (the previous one is released)."""
+        model = self.models.get(name)
+        if model is None:
+            raise gr.Error(f"Không có mô hình {name}.", print_exception=False)
+        if getattr(self.pipeline.generator, "name", None) == name:
+            return f"Đang dùng {html.escape(name)}."
+        with self._switch:
+            try:
+                self.pipeline.generator = model.load()
+            except RagError as exc:
+                raise raise_for_user(exc) from None
+            self.pipeline.warm_up()
+        return f"Đã chuyển sang {html.escape(name)}."
+
+
+def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequence[Model] = ()) -> gr.Blocks:
+    """The Gradio app around an already-loaded pipeline; nothing is loaded here."""
+    h = Handlers(pipeline, library, models)
+    model = "model"  # one concurrency group: the single local model answers one question at a time
+    with gr.Blocks(title="Hỏi đáp tài liệu", analytics_enabled=False) as app:
+        gr.Markdown("# Hỏi đáp tài liệu\nHỏi bằng tiếng Việt; câu trả lời chỉ dựa trên các tài liệu đã nạp, kèm nguồn.")
+        with gr.Tab("Trò chuyện"), gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Cuộc trò chuyện", height=480, elem_id="chat")
+                question = gr.Textbox(label="Câu hỏi", placeholder="Đặt câu hỏi về tài liệu…", elem_id="question")
+                with gr.Row():
+                    send = gr.Button("Gửi", variant="primary", elem_id="send")
+                    clear = gr.Button("Xoá cuộc trò chuyện", elem_id="clear")
+                gr.Examples(EXAMPLES, inputs=question, label="Câu hỏi mẫu")
+            with gr.Column(scale=2):
+                gr.Markdown("### Nguồn")
+                sources = gr.HTML("<p>Nguồn của câu trả lời sẽ hiện ở đây.</p>", elem_id="sources")
+        with gr.Tab("Tài liệu"):
+            can_change = library is not None
+            files = gr.File(label=f"Tải tài liệu lên ({', '.join(UPLOAD_TYPES)})", file_count="multiple",
+                            file_types=list(UPLOAD_TYPES), type="filepath", interactive=can_change)  # fmt: skip
+            add = gr.Button("Thêm vào chỉ mục", variant="primary", interactive=can_change)
+            report = gr.Markdown()
+            table = gr.Dataframe(h.document_rows(), headers=["Tiêu đề", "Ngày", "Số đoạn", "Tệp"],
+                                 interactive=False, label="Tài liệu đã nạp")  # fmt: skip
+            with gr.Row():
+                chosen = gr.Dropdown(h.document_choices(), label="Tài liệu cần xoá", value=None)
+                drop = gr.Button("Xoá tài liệu", variant="stop", interactive=can_change)
+        with gr.Tab("Cài đặt"):
+            k = gr.Slider(1, 10, value=pipeline.top_k, step=1, label="Số đoạn văn tìm cho mỗi câu hỏi")
+            current = getattr(pipeline.generator, "name", None)
+            picker = gr.Dropdown([m.name for m in models], value=current if current in h.models else None,
+                                 label="Mô hình ngôn ngữ (dùng chung cho mọi người dùng ứng dụng này)",
+                                 interactive=len(models) > 1)  # fmt: skip
+            model_status = gr.Markdown()
+
+        private: dict[str, Any] = {"api_visibility": "private"}  # UI events are not API endpoints or MCP tools
+        for trigger in (send.click, question.submit):
+            trigger(h.respond, [question, chat, k], [chat, question, sources], concurrency_id=model, **private)
+        clear.click(lambda: ([], "", ""), None, [chat, question, sources], queue=False, **private)
+
+        def refreshed(message: str) -> tuple[str, list[list[Any]], Any]:
+            return message, h.document_rows(), gr.Dropdown(choices=h.document_choices(), value=None)
+
+        def upload(paths: list[str] | None, progress: gr.Progress = PROGRESS) -> tuple[str, list[list[Any]], Any]:
+            return refreshed(h.upload(paths, progress))
+
+        add.click(upload, files, [report, table, chosen], **private).then(lambda: None, None, files, **private)
+        app.load(lambda: refreshed("")[1:], None, [table, chosen], **private)  # each visitor sees the documents now
+        drop.click(lambda doc: refreshed(h.remove(doc)), chosen, [report, table, chosen], **private)
+        picker.change(h.use_model, picker, model_status, concurrency_id=model, **private)
+
+        gr.api(h.ask, api_name="ask", concurrency_id=model)
+        gr.api(h.search, api_name="search", concurrency_limit=4)
+        gr.api(h.documents, api_name="documents", concurrency_limit=None)
+    return app
+
+
+def serve(
+    app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, max_upload_mb: float = 20,
+    block: bool = True,
+) -> str:  # fmt: skip
+    """Launch on host:port (no share link; MCP tools at /gradio_api/mcp/); the local URL."""
+    login = tuple(auth.split(":", 1)) if auth else None
+    app.queue(default_concurrency_limit=1, max_size=256)
+    _, url, _ = app.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        auth=login,  # type: ignore[arg-type]
+        max_file_size=f"{max_upload_mb:g}mb",
+        mcp_server=True,
+        show_error=True,
+        prevent_thread_lock=not block,
+        quiet=True,
+        css=CSS,
+        ssr_mode=False,
+        pwa=False,
+    )
+    return str(url)
