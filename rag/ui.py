@@ -192,7 +192,7 @@ class Handlers:
             question: the question, in Vietnamese.
             history: earlier turns of the conversation, oldest first, as {"role": "user"|"assistant", "content": str}.
         Returns:
-            the answer (text with [n] markers), its mode (generated, extractive or abstained), its citations and timings.
+            the answer (text with [n] markers), its mode (generated, extractive, abstained), citations, timings.
         """
         try:
             return answer_json(self.pipeline.ask(question, history_pairs(history or [])))

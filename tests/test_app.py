@@ -114,7 +114,7 @@ def test_the_chat_streams_a_draft_then_the_checked_answer_with_its_sources(handl
     assert first[1] == ""  # the question box is cleared at once
     drafts = [s[0][-1]["content"] for s in steps[1:-1]]
     assert len(drafts) >= 5 and drafts[0] != drafts[-1]  # the answer grows piece by piece
-    messages, box, panel = last
+    messages, _, panel = last
     assert "Thành phố Đà Lạt có 14 cây cầu bắc qua sông [1]." in messages[-1]["content"]
     assert "(Mô hình viết)" in messages[-1]["content"]
     assert 'class="rag-mode rag-mode-generated"' in panel
