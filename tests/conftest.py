@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -145,3 +147,22 @@ class FakeGenerator:
         finally:
             self.open -= 1
         self.last_timings = Timings(prompt_tokens=10, prompt_ms=1.0, generated_tokens=5, generate_ms=1.0)
+
+
+@contextmanager
+def chromium_page() -> Iterator[Any]:
+    """A page of Debian's headless chromium driven by playwright (no browser download); fails saying how to get it."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.fail("chromium is not installed; `make test` installs it (apt-get install chromium)")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=binary, args=flags)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            browser.close()

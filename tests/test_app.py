@@ -18,7 +18,7 @@ from typing import Any
 import gradio as gr
 import httpx
 import pytest
-from conftest import FakeEmbedder, FakeGenerator
+from conftest import FakeEmbedder, FakeGenerator, chromium_page
 
 from rag import index as store
 from rag import indexing
@@ -318,6 +318,23 @@ def test_login_is_enforced_when_configured(parts: Any) -> None:
         assert Client(url, verbose=False, auth=("an", "bí-mật")).predict(api_name="/documents")
     finally:
         app.close()
+
+
+@pytest.mark.browser
+def test_script_in_a_document_or_a_question_never_runs_in_the_browser(server: tuple[str, EchoGenerator]) -> None:
+    url, _ = server
+    with chromium_page() as page:
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(url)
+        page.fill("#question textarea", f"Chuỗi thử nghiệm {HOSTILE} là gì?")
+        page.click("#send")
+        page.wait_for_selector("#sources .rag-mode", timeout=60_000)
+        page.click("#sources summary")  # the whole passage too
+        assert "<img src=x onerror=window.__xss=1>" in page.inner_text("#sources")  # shown as text
+        assert "<script>window.__xss=2</script>" in page.inner_text("#chat")
+        assert page.evaluate("window.__xss") is None and dialogs == []
+        assert page.locator("#sources img, #chat img[src=x], #sources script").count() == 0
 
 
 def test_app_start_without_models_says_how_to_install_them(isolated: Path) -> None:

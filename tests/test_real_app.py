@@ -1,0 +1,137 @@
+"""The app for real: `rag serve` on a free 127.0.0.1 port with the default models over an index of seeds/,
+called through gradio_client, the MCP client, eight clients at once, and headless chromium (screenshot kept)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from conftest import chromium_page, installed_model
+
+from rag.config import CHECKOUT, Settings
+
+pytestmark = pytest.mark.real
+
+SCREENSHOTS = CHECKOUT / "tests" / "screenshots"  # git-ignored
+# (question, an acceptable answer, the gold document's name prefix), answered right in the evaluation
+KNOWN = [
+    ("Trong năm 2020, Ủy ban Thường vụ Quốc hội đã ban hành bao nhiêu nghị quyết?", "260", "003"),
+    ("Hội nghị Nghị sĩ trẻ toàn cầu do Quốc hội Việt Nam đăng cai diễn ra ở đâu?", "Hà Nội", "001"),
+]
+EIGHT = [q for q, _, _ in KNOWN] + [
+    "Trong tháng 8/2023, Văn phòng Quốc hội đã tiếp nhận và xử lý bao nhiêu đơn, thư?",
+    "Ai chủ trì cuộc họp giao ban giữa Lãnh đạo Văn phòng Quốc hội với lãnh đạo các vụ, cục, đơn vị sáng 7/9?",
+    "Năm 2021, Văn phòng Quốc hội tập trung triển khai bao nhiêu nhóm nhiệm vụ trọng tâm?",
+    "Chủ tịch Quốc hội Vương Đình Huệ làm việc với Văn phòng Quốc hội vào ngày nào?",
+    "Văn phòng Quốc hội có chức năng gì?",
+    "Ai phát biểu kết luận cuộc họp bàn về nhiệm vụ của Văn phòng Quốc hội từ nay đến hết năm 2021?",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    installed_model(real_settings, "llm")  # fails saying what to install
+    home = tmp_path_factory.mktemp("app")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env |= {"RAG_HOME": str(home), "RAG_MODELS_DIR": str(real_settings.models_path),
+            "RAG_MANIFEST": str(real_settings.manifest_path), "RAG_N_THREADS": "2"}  # fmt: skip
+    rag = [sys.executable, "-m", "rag"]
+    subprocess.run([*rag, "index", str(CHECKOUT / "seeds")], env=env, check=True, capture_output=True, timeout=600)
+    port, log = free_port(), home / "serve.log"
+    process = subprocess.Popen([*rag, "serve", "--port", str(port)], env=env, cwd=home,
+                               stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while "ready in" not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"rag serve did not start: {log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def client(url: str) -> Any:
+    from gradio_client import Client
+
+    return Client(url, verbose=False)
+
+
+def test_ask_through_gradio_client_gives_the_known_answer_with_its_citation(server: str) -> None:
+    question, gold, doc = KNOWN[0]
+    data = client(server).predict(question, [], api_name="/ask")
+    assert gold in data["answer"], data
+    assert data["mode"] in ("generated", "extractive") and data["citations"]
+    assert all(c["doc"].startswith(doc) for c in data["citations"])
+
+
+def test_eight_clients_at_once_each_get_the_answer_to_their_own_question(server: str) -> None:
+    solo = {q: {h["id"] for h in client(server).predict(q, 5, api_name="/search")} for q in EIGHT}
+
+    def ask(question: str) -> dict[str, Any]:
+        return client(server).predict(question, [], api_name="/ask")  # type: ignore[no-any-return]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = dict(zip(EIGHT, pool.map(ask, EIGHT), strict=True))
+    for question, data in answers.items():
+        cited = {c["chunk_id"] for c in data["citations"]}
+        assert cited <= solo[question], (question, data)  # only passages retrieved for its own question
+        assert data["mode"] == "abstained" or cited, (question, data)
+    for question, gold, _ in KNOWN:
+        assert gold in answers[question]["answer"], answers[question]
+
+
+def test_the_mcp_tools_through_the_mcp_client(server: str) -> None:
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def talk() -> tuple[set[str], str, str]:
+        async with (
+            streamablehttp_client(f"{server}gradio_api/mcp/") as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            tools = {t.name for t in (await session.list_tools()).tools}
+            found = await session.call_tool("search", {"query": "công văn đến tháng 8/2023", "k": 2})
+            asked = await session.call_tool("ask", {"question": KNOWN[1][0]})
+            return tools, found.content[0].text, asked.content[0].text  # type: ignore[union-attr]
+
+    tools, found, asked = asyncio.run(talk())
+    assert {"ask", "search", "documents"} <= tools
+    assert "001_116d121d92112e0c.txt" in found
+    assert "Hà Nội" in asked and "001_116d121d92112e0c.txt" in asked
+
+
+@pytest.mark.browser
+def test_a_person_asks_in_the_browser_and_sees_the_answer_and_its_sources(server: str) -> None:
+    question, gold, doc = KNOWN[1]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with chromium_page() as page:
+        page.goto(server)
+        page.fill("#question textarea", question)
+        page.click("#send")
+        page.wait_for_selector("#sources .rag-mode", timeout=120_000)
+        chat, sources = page.inner_text("#chat"), page.inner_text("#sources")
+        page.screenshot(path=str(SCREENSHOTS / "chat.png"), full_page=True)
+    assert gold in chat and "[1]" in chat
+    assert "[1]" in sources and f"{doc}_" in sources
+    assert any(label in sources for label in ("Mô hình viết", "Trích nguyên văn"))
