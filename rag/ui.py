@@ -280,7 +280,7 @@ def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequen
         gr.Markdown("# Hỏi đáp tài liệu\nHỏi bằng tiếng Việt; câu trả lời chỉ dựa trên các tài liệu đã nạp, kèm nguồn.")
         with gr.Tab("Trò chuyện"), gr.Row():
             with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Cuộc trò chuyện", height=480, elem_id="chat")
+                chat = gr.Chatbot(label="Cuộc trò chuyện", height=480, elem_id="chat", buttons=["copy", "copy_all"])
                 question = gr.Textbox(label="Câu hỏi", placeholder="Đặt câu hỏi về tài liệu…", elem_id="question")
                 with gr.Row():
                     send = gr.Button("Gửi", variant="primary", elem_id="send")
