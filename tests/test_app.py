@@ -282,6 +282,14 @@ def test_api_over_plain_http_and_gradio_client(server: tuple[str, EchoGenerator]
     assert "13 cây cầu" in json.loads(done)[0]["answer"]
 
 
+def test_no_file_outside_gradios_upload_cache_can_be_downloaded(server: tuple[str, EchoGenerator], home: Path) -> None:
+    url, _ = server
+    for path in ["/etc/passwd", str(home / "docs" / "city0.txt"), str(CHECKOUT / "pyproject.toml"), "../../etc/passwd"]:
+        got = httpx.get(f"{url}gradio_api/file={path}")
+        assert got.status_code in (403, 404), (path, got.status_code)
+        assert "Thành phố" not in got.text and "root:" not in got.text
+
+
 def test_the_mcp_tools_answer_through_the_mcp_client(server: tuple[str, EchoGenerator]) -> None:
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
@@ -316,6 +324,9 @@ def test_login_is_enforced_when_configured(parts: Any) -> None:
         with pytest.raises(Exception):  # noqa: B017 - gradio_client raises a plain error for a refused login
             Client(url, verbose=False, auth=("an", "sai"))
         assert Client(url, verbose=False, auth=("an", "bí-mật")).predict(api_name="/documents")
+        with httpx.Client() as session:  # plain HTTP: log in once, then the cookie opens the API
+            session.post(f"{url}login", data={"username": "an", "password": "bí-mật"}).raise_for_status()
+            assert session.get(f"{url}gradio_api/info").status_code == 200
     finally:
         app.close()
 
