@@ -296,7 +296,7 @@ def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequen
             add = gr.Button("Thêm vào chỉ mục", variant="primary", interactive=can_change)
             report = gr.Markdown()
             table = gr.Dataframe(h.document_rows(), headers=["Tiêu đề", "Ngày", "Số đoạn", "Tệp"],
-                                 interactive=False, label="Tài liệu đã nạp")  # fmt: skip
+                                 interactive=False, label="Tài liệu đã nạp", elem_id="documents")  # fmt: skip
             with gr.Row():
                 chosen = gr.Dropdown(h.document_choices(), label="Tài liệu cần xoá", value=None)
                 drop = gr.Button("Xoá tài liệu", variant="stop", interactive=can_change)

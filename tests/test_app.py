@@ -198,6 +198,22 @@ def test_upload_sanitises_names_indexes_checks_type_and_size_and_remove_undoes_i
         handlers.upload([])
 
 
+def test_upload_progress_reaches_the_progress_bar(handlers: Handlers, tmp_path_factory: pytest.TempPathFactory) -> None:
+    calls: list[tuple[Any, str]] = []
+
+    def bar(progress: Any, desc: str = "", **_: Any) -> None:
+        calls.append((progress, desc))
+
+    incoming = tmp_path_factory.mktemp("progress")
+    for i in range(3):
+        (incoming / f"ho{i}.txt").write_text(f"Hồ số {i}\n\nHồ số {i} sâu {i + 2} mét.", encoding="utf-8")
+    report = handlers.upload([str(p) for p in sorted(incoming.iterdir())], bar)  # type: ignore[arg-type]
+    assert report.count("Đã thêm") == 3
+    assert calls[0] == (None, "reading documents")
+    assert (0, "embedding 3 chunks") in calls and calls[-2] == ((3, 3), "embedding 3 chunks")
+    assert calls[-1] == (None, "writing the index")
+
+
 def test_safe_names_never_leave_the_folder() -> None:
     for name in ["../../x.txt", "..\\..\\x.txt", "/etc/x.txt", "x.txt\x00.exe", "....txt", "", "a/b/../c.PDF"]:
         cleaned = safe_name(name)
@@ -346,6 +362,47 @@ def test_script_in_a_document_or_a_question_never_runs_in_the_browser(server: tu
         assert "<script>window.__xss=2</script>" in page.inner_text("#chat")
         assert page.evaluate("window.__xss") is None and dialogs == []
         assert page.locator("#sources img, #chat img[src=x], #sources script").count() == 0
+
+
+@pytest.mark.browser
+def test_in_the_browser_a_document_is_uploaded_listed_and_removed_and_the_chat_cleared(
+    server: tuple[str, EchoGenerator], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    url, _ = server
+    upload = tmp_path_factory.mktemp("browser") / "Bãi biển.txt"
+    upload.write_text("Bãi biển Mỹ Khê\n\nBãi biển Mỹ Khê dài 9 cây số.", encoding="utf-8")
+    with chromium_page() as page:
+        page.goto(url)
+        page.fill("#question textarea", question(0))
+        page.click("#send")
+        page.wait_for_selector("#sources .rag-mode", timeout=60_000)
+        page.click("#clear")
+        page.wait_for_function("() => !document.querySelector('#sources .rag-mode')")
+        assert "11 cây cầu" not in page.inner_text("#chat")
+
+        page.get_by_role("tab", name="Tài liệu").click()
+        page.set_input_files("input[type=file]", str(upload))
+        page.get_by_role("button", name="Thêm vào chỉ mục").click()
+        page.wait_for_selector("text=Đã thêm: Bãi biển.txt", timeout=60_000)
+        listed = "() => document.querySelector('#documents').innerText.includes('data/uploads/Bãi biển.txt')"
+        page.wait_for_function(listed)
+        page.get_by_label("Tài liệu cần xoá").click()
+        page.get_by_role("option", name="Bãi biển Mỹ Khê (data/uploads/Bãi biển.txt)").click()
+        page.get_by_role("button", name="Xoá tài liệu").click()
+        page.wait_for_selector("text=Đã xoá data/uploads/Bãi biển.txt.", timeout=60_000)
+        page.wait_for_function(f"() => !({listed})()")  # gone from the table
+
+
+def test_another_host_than_loopback_is_served_only_with_a_warning(isolated: Path) -> None:
+    env = {"RAG_HOME": str(isolated), "RAG_MANIFEST": str(CHECKOUT / "models" / "manifest.toml"), "PATH": "/usr/bin"}
+    done = subprocess.run([sys.executable, "-m", "rag", "serve", "--host", "0.0.0.0"], capture_output=True, text=True,
+                          env=env, cwd=isolated, timeout=120)  # fmt: skip
+    assert "warning: serving on 0.0.0.0, so other machines can reach" in done.stderr
+    assert "set RAG_AUTH=user:password" in done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr  # then it stops: no model in this home
+    quiet = subprocess.run([sys.executable, "-m", "rag", "serve"], capture_output=True, text=True, env=env,
+                           cwd=isolated, timeout=120)  # fmt: skip
+    assert "warning" not in quiet.stderr
 
 
 def test_app_start_without_models_says_how_to_install_them(isolated: Path) -> None:
