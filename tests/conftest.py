@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -166,3 +167,42 @@ def chromium_page() -> Iterator[Any]:
             yield browser.new_page(viewport={"width": 1400, "height": 1000})
         finally:
             browser.close()
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (servers in tests bind loopback only)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def mcp_session(url: str, calls: Sequence[tuple[str, dict[str, Any]]]) -> tuple[set[str], list[str]]:
+    """The tool names an MCP server at `url` lists, and the text each (tool, arguments) call returns, in order."""
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def talk() -> tuple[set[str], list[str]]:
+        async with streamablehttp_client(url) as (read, write, _), ClientSession(read, write) as session:
+            await session.initialize()
+            tools = {t.name for t in (await session.list_tools()).tools}
+            texts = []
+            for name, arguments in calls:
+                result = await session.call_tool(name, arguments)
+                texts.append(result.content[0].text)  # type: ignore[union-attr]
+            return tools, texts
+
+    return asyncio.run(talk())
+
+
+def stop(process: subprocess.Popen[bytes], grace_s: float = 30) -> None:
+    """Stop a server a test started: SIGTERM, then SIGKILL if it has not exited within `grace_s`."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +16,7 @@ from typing import Any
 import gradio as gr
 import httpx
 import pytest
-from conftest import FakeEmbedder, FakeGenerator, chromium_page
+from conftest import FakeEmbedder, FakeGenerator, chromium_page, free_port, mcp_session
 
 from rag import index as store
 from rag import indexing
@@ -244,12 +242,6 @@ def test_build_app_names_three_endpoints_and_hides_the_ui_events(parts: Any) -> 
 # --- a live server ---------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(parts: Any) -> Iterator[tuple[str, EchoGenerator]]:
     app = build_app(parts[0], parts[1])
@@ -307,23 +299,8 @@ def test_no_file_outside_gradios_upload_cache_can_be_downloaded(server: tuple[st
 
 
 def test_the_mcp_tools_answer_through_the_mcp_client(server: tuple[str, EchoGenerator]) -> None:
-    from mcp import ClientSession
-    from mcp.client.streamable_http import streamablehttp_client
-
-    url, _ = server
-
-    async def talk() -> tuple[set[str], str, str]:
-        async with (
-            streamablehttp_client(f"{url}gradio_api/mcp/") as (read, write, _),
-            ClientSession(read, write) as session,
-        ):
-            await session.initialize()
-            tools = {t.name for t in (await session.list_tools()).tools}
-            asked = await session.call_tool("ask", {"question": question(7)})
-            found = await session.call_tool("search", {"query": "cây cầu Vinh", "k": 1})
-            return tools, asked.content[0].text, found.content[0].text  # type: ignore[union-attr]
-
-    tools, asked, found = asyncio.run(talk())
+    calls = [("ask", {"question": question(7)}), ("search", {"query": "cây cầu Vinh", "k": 1})]
+    tools, (asked, found) = mcp_session(f"{server[0]}gradio_api/mcp/", calls)
     assert {"ask", "search", "documents"} <= tools
     assert "18 cây cầu" in asked and "city7.txt" in asked
     assert "docs/city1.txt" in found

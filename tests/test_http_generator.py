@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -10,19 +9,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import installed_model
+from conftest import free_port, installed_model, stop
 
 from rag.config import Settings
 from rag.errors import GeneratorError
 from rag.generate import HttpGenerator, Message
 
 KEY = "test-key-123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +43,7 @@ def server(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
             time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 pytestmark = pytest.mark.real

@@ -3,9 +3,7 @@ called through gradio_client, the MCP client, eight clients at once, and headles
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import chromium_page, installed_model
+from conftest import chromium_page, free_port, installed_model, mcp_session, stop
 
 from rag.config import CHECKOUT, Settings
 
@@ -34,12 +32,6 @@ EIGHT = [q for q, _, _ in KNOWN] + [
     "Văn phòng Quốc hội có chức năng gì?",
     "Ai phát biểu kết luận cuộc họp bàn về nhiệm vụ của Văn phòng Quốc hội từ nay đến hết năm 2021?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +54,7 @@ def server(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
             time.sleep(0.5)
         yield f"http://127.0.0.1:{port}/"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def client(url: str) -> Any:
@@ -101,21 +88,8 @@ def test_eight_clients_at_once_each_get_the_answer_to_their_own_question(server:
 
 
 def test_the_mcp_tools_through_the_mcp_client(server: str) -> None:
-    from mcp import ClientSession
-    from mcp.client.streamable_http import streamablehttp_client
-
-    async def talk() -> tuple[set[str], str, str]:
-        async with (
-            streamablehttp_client(f"{server}gradio_api/mcp/") as (read, write, _),
-            ClientSession(read, write) as session,
-        ):
-            await session.initialize()
-            tools = {t.name for t in (await session.list_tools()).tools}
-            found = await session.call_tool("search", {"query": "công văn đến tháng 8/2023", "k": 2})
-            asked = await session.call_tool("ask", {"question": KNOWN[1][0]})
-            return tools, found.content[0].text, asked.content[0].text  # type: ignore[union-attr]
-
-    tools, found, asked = asyncio.run(talk())
+    calls = [("search", {"query": "công văn đến tháng 8/2023", "k": 2}), ("ask", {"question": KNOWN[1][0]})]
+    tools, (found, asked) = mcp_session(f"{server}gradio_api/mcp/", calls)
     assert {"ask", "search", "documents"} <= tools
     assert "001_116d121d92112e0c.txt" in found
     assert "Hà Nội" in asked and "001_116d121d92112e0c.txt" in asked
