@@ -13,7 +13,6 @@ import re
 import shutil
 import threading
 import unicodedata
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -26,7 +25,7 @@ from rag.errors import RagError
 from rag.ingest import SUPPORTED
 from rag.models import Progress
 from rag.retrieve import Retriever
-from rag.types import Document, Skipped
+from rag.types import Skipped
 
 UPLOAD_TYPES = tuple(sorted(SUPPORTED))
 NAME_CHARS = 120  # longest file name kept, before the extension
@@ -71,11 +70,6 @@ class Library:
     def __init__(self, settings: Settings, retriever: Retriever, embedder: Embedder) -> None:
         self.settings, self.retriever, self.embedder = settings, retriever, embedder
         self._writing = threading.Lock()  # one change at a time; readers never wait
-
-    def documents(self) -> tuple[list[Document], dict[str, int]]:
-        """The indexed documents and their chunk counts, as retrieval sees them now."""
-        index = self.retriever.index
-        return list(index.documents.values()), dict(Counter(c.doc_id for c in index.chunks))
 
     def check(self, name: str, size: int) -> str | None:
         """Why an upload of this name and size is refused, or None."""

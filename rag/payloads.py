@@ -6,6 +6,7 @@ JSON types, built from the frozen dataclasses; nothing here reads them back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -46,7 +47,7 @@ def hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
             for rank, h in enumerate(hits, 1)]  # fmt: skip
 
 
-def documents_json(documents: list[Document], chunks: dict[str, int]) -> list[dict[str, Any]]:
+def documents_json(documents: list[Document], chunks: Mapping[str, int]) -> list[dict[str, Any]]:
     """The indexed documents, by id: title, date, source and how many chunks each has."""
     return [
         {"id": d.id, "title": d.title, "date": d.date, "source": d.source, "chunks": chunks.get(d.id, 0)}

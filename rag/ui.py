@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,10 +216,7 @@ class Handlers:
     def documents(self) -> list[dict[str, Any]]:
         """List the indexed documents: id, title, date, source and number of chunks."""
         index = self.pipeline.retriever.index
-        counts: dict[str, int] = {}
-        for c in index.chunks:
-            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-        return documents_json(list(index.documents.values()), counts)
+        return documents_json(list(index.documents.values()), Counter(c.doc_id for c in index.chunks))
 
     # --- documents and settings -----------------------------------------------------------------------------
     def document_rows(self) -> list[list[Any]]:
