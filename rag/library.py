@@ -1,7 +1,7 @@
 """The documents of a running app: list them, add uploaded files, remove one; retrieval sees each change at once.
 
 Uploads are copied into `RAG_UPLOADS_DIR` under a sanitised name (no folders, no `..`,
-no control characters; a name already taken gets a number), checked for type and size
+no control characters; the same name again replaces that document), checked for type and size
 first, then indexed incrementally by `rag.indexing` like `rag index FILE` would. After a
 change the retriever is handed the new index; a search already running keeps the one it
 started with. It does not parse documents (`rag.ingest`) or know about the UI.
@@ -100,7 +100,7 @@ class Library:
         with self._writing:
             copied = []
             for name, path in accepted:
-                target = _free(folder / name, path)
+                target = folder / name  # the same name again is a new version of that document: it replaces it
                 shutil.copyfile(path, target)
                 copied.append(target)
             try:
@@ -129,13 +129,3 @@ class Library:
 
     def _reload(self) -> None:
         self.retriever.index = store.load(self.settings.index_path)
-
-
-def _free(target: Path, source: Path) -> Path:
-    """`target`, or `name (2).ext`, … when a different file already has that name (the same bytes replace it)."""
-    n = 1
-    candidate = target
-    while candidate.exists() and candidate.read_bytes() != source.read_bytes():
-        n += 1
-        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
-    return candidate

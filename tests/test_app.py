@@ -186,6 +186,9 @@ def test_upload_sanitises_names_indexes_checks_type_and_size_and_remove_undoes_i
     assert handlers.search("Mỹ Khê", 1)[0]["doc_id"] == "data/uploads/bien.txt"  # searchable at once
     report = handlers.upload([str(good)])
     assert "Không đổi (đã có): bien.txt" in report
+    good.write_text("Bãi biển Mỹ Khê\n\nBãi biển Mỹ Khê dài 10 cây số.", encoding="utf-8")
+    assert "Đã cập nhật: bien.txt" in handlers.upload([str(good)])  # the same name again: a new version
+    assert "10 cây số" in handlers.search("Mỹ Khê", 1)[0]["text"]
 
     assert handlers.remove("data/uploads/bien.txt") == "Đã xoá data/uploads/bien.txt."
     assert not saved.exists()
