@@ -13,6 +13,7 @@ import re
 import shutil
 import threading
 import unicodedata
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -28,7 +29,7 @@ from rag.retrieve import Retriever
 from rag.types import Skipped
 
 UPLOAD_TYPES = tuple(sorted(SUPPORTED))
-NAME_CHARS = 120  # longest file name kept, before the extension
+NAME_BYTES = 180  # longest file name kept, before the extension, in UTF-8 bytes (file systems allow 255)
 
 
 class UploadError(RagError):
@@ -62,7 +63,9 @@ def safe_name(name: str) -> str:
     stem, dot, ext = name.rpartition(".")
     if not dot:
         stem, ext = name, ""
-    stem = stem[:NAME_CHARS].strip() or "tai-lieu"
+    while len(stem.encode()) > NAME_BYTES:  # file systems count bytes; a Vietnamese letter can take 3
+        stem = stem[:-1]
+    stem = stem.strip() or "tai-lieu"
     return f"{stem}.{ext.lower()}" if ext else stem
 
 
@@ -84,33 +87,48 @@ class Library:
         return None
 
     def add(self, files: Sequence[tuple[str, Path]], progress: Progress | None = None) -> Upload:
-        """Copy (original name, temporary path) pairs into the uploads folder and index them."""
+        """Copy (original name, temporary path) pairs into the uploads folder and index them.
+
+        A name already in the folder is a new version of that document and replaces it; when the
+        new version cannot be read or indexing fails, the previous file is put back.
+        """
         refused: list[Skipped] = []
-        accepted: list[tuple[str, Path]] = []
+        accepted: dict[str, Path] = {}
         for name, path in files:
+            shown = PurePath(name.replace("\\", "/")).name
             why = self.check(name, path.stat().st_size)
+            if why is None and safe_name(name) in accepted:
+                why = f"cùng tên với một tệp khác trong lần tải này ({safe_name(name)})"
             if why:
-                refused.append(Skipped(PurePath(name.replace("\\", "/")).name, why))
+                refused.append(Skipped(shown, why))
             else:
-                accepted.append((safe_name(name), path))
+                accepted[safe_name(name)] = path
         if not accepted:
             return Upload([], [], [], refused, [], len(self.retriever.index.chunks))
         folder = self.settings.uploads_path
         folder.mkdir(parents=True, exist_ok=True)
         with self._writing:
-            copied = []
-            for name, path in accepted:
-                target = folder / name  # the same name again is a new version of that document: it replaces it
-                shutil.copyfile(path, target)
-                copied.append(target)
+            placed: dict[Path, Path | None] = {}  # target -> the previous version, moved aside
             try:
-                report = indexing.update(copied, self.embedder, self.settings, progress=progress)
+                for name, path in accepted.items():
+                    target = folder / name
+                    previous = None
+                    if target.exists():
+                        previous = target.with_name(f".{name}.{uuid.uuid4().hex[:8]}.previous")
+                        target.replace(previous)
+                    placed[target] = previous
+                    shutil.copyfile(path, target)
+                report = indexing.update(list(placed), self.embedder, self.settings, progress=progress)
             except BaseException:
-                for target in copied:
-                    target.unlink(missing_ok=True)  # a failed upload leaves no stray file behind
+                for target, previous in placed.items():  # as it was: no stray new file, no lost old one
+                    _restore(target, previous)
                 raise
-            for skip in report.skipped:  # unreadable or empty: nothing of it is in the index
-                Path(skip.path).unlink(missing_ok=True)
+            unreadable = {Path(skip.path).resolve() for skip in report.skipped}
+            for target, previous in placed.items():
+                if target.resolve() in unreadable:  # nothing of it is in the index: keep what was there
+                    _restore(target, previous)
+                elif previous is not None:
+                    previous.unlink()
             self._reload()
         return Upload(report.added, report.changed, report.unchanged, refused, report.skipped, report.total_chunks)
 
@@ -121,11 +139,19 @@ class Library:
             if not indexing.remove([doc_id], self.settings):
                 return False
             self._reload()
-        if document is not None:
-            path = Path(document.path).resolve()
-            if path.is_relative_to(self.settings.uploads_path.resolve()):
-                path.unlink(missing_ok=True)
+            if document is not None:  # inside the lock: an upload of the same name waits for this
+                path = Path(document.path).resolve()
+                if path.is_relative_to(self.settings.uploads_path.resolve()):
+                    path.unlink(missing_ok=True)
         return True
 
     def _reload(self) -> None:
         self.retriever.index = store.load(self.settings.index_path)
+
+
+def _restore(target: Path, previous: Path | None) -> None:
+    """Put the previous version of an upload back (or remove the new file when there was none)."""
+    if previous is not None:
+        previous.replace(target)
+    else:
+        target.unlink(missing_ok=True)

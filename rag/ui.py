@@ -11,6 +11,7 @@ questions is escaped before it reaches HTML. Retrieval, prompts and checking liv
 from __future__ import annotations
 
 import html
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -73,10 +74,31 @@ class UiProgress:
             self.progress((self.done, self.total), desc=self.label, unit=self.unit)
 
 
+MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
+ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+!|~-])")
+
+
+def shown(text: str) -> str:
+    r"""Text from a document, a question or the model, made inert for the chat's Markdown: no tags, no links or
+    images (a reply must not make the browser fetch a URL), no formatting. `plain` undoes it.
+
+    >>> print(shown("![x](http://h/q) <b>A&B</b> [1]"))
+    \!\[x\]\(http://h/q\) &lt;b&gt;A&amp;B&lt;/b&gt; \[1\]
+    >>> print(plain(shown("![x](http://h/q) <b>A&B</b> [1]")))
+    ![x](http://h/q) <b>A&B</b> [1]
+    """
+    return MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def plain(text: str) -> str:
+    """The text a person typed or read, from what `shown` put in the chat."""
+    return html.unescape(ESCAPED.sub(r"\1", text))
+
+
 def message_text(content: Any) -> str:
     """The text of a chat message's content: a string, or Gradio's list of {"type": "text", "text": …} parts."""
     if isinstance(content, str):
-        return content
+        return plain(content)
     if isinstance(content, dict):
         return str(content.get("text") or content.get("content") or "")
     if isinstance(content, Sequence):
@@ -143,7 +165,7 @@ def source_html(c: Citation, chunk: Chunk | None) -> str:
 def chat_text(answer: Answer) -> str:
     """What the chat shows for a final answer: the text (escaped: it may quote a document) and its mode."""
     label = MODES.get(answer.mode, (answer.mode, ""))[0]
-    return f"{html.escape(answer.text, quote=False)}\n\n*({label})*"
+    return f"{shown(answer.text)}\n\n*({label})*"
 
 
 def raise_for_user(exc: RagError) -> gr.Error:
@@ -165,19 +187,19 @@ class Handlers:
         if not fold(question or ""):
             raise gr.Error("Hãy nhập một câu hỏi về tài liệu.", print_exception=False)
         history = history_pairs(messages or [])
-        shown = [*(messages or []), {"role": "user", "content": html.escape(question, quote=False)},
-                 {"role": "assistant", "content": "…"}]  # fmt: skip
-        yield list(shown), "", '<p class="rag-waiting">Đang tìm trong tài liệu…</p>'
+        chat = [*(messages or []), {"role": "user", "content": shown(question)},
+                {"role": "assistant", "content": "…"}]  # fmt: skip
+        yield list(chat), "", '<p class="rag-waiting">Đang tìm trong tài liệu…</p>'
         draft = ""
         try:
             for event in self.pipeline.stream(question, history, int(k) if k else None):
                 if isinstance(event, str):
                     draft += event
-                    shown[-1] = {"role": "assistant", "content": html.escape(draft, quote=False)}
-                    yield list(shown), "", '<p class="rag-waiting">Đang viết câu trả lời…</p>'
+                    chat[-1] = {"role": "assistant", "content": shown(draft)}
+                    yield list(chat), "", '<p class="rag-waiting">Đang viết câu trả lời…</p>'
                 else:
-                    shown[-1] = {"role": "assistant", "content": chat_text(event)}
-                    yield list(shown), "", sources_html(event, self._chunks(event))
+                    chat[-1] = {"role": "assistant", "content": chat_text(event)}
+                    yield list(chat), "", sources_html(event, self._chunks(event))
         except RagError as exc:
             raise raise_for_user(exc) from None
 
@@ -236,6 +258,9 @@ class Handlers:
                                       UiProgress(progress) if progress is not None else None)  # fmt: skip
         except RagError as exc:
             raise raise_for_user(exc) from None
+        finally:
+            for p in paths:  # Gradio's copy in its cache: kept or not, the document is no longer served from there
+                Path(p).unlink(missing_ok=True)
         lines = [f"- Đã thêm: {html.escape(Path(d).name)}" for d in result.added]
         lines += [f"- Đã cập nhật: {html.escape(Path(d).name)}" for d in result.changed]
         lines += [f"- Không đổi (đã có): {html.escape(Path(d).name)}" for d in result.unchanged]
@@ -254,27 +279,39 @@ class Handlers:
             raise raise_for_user(exc) from None
         return f"Đã xoá {html.escape(doc_id)}." if removed else f"{html.escape(doc_id)} không có trong chỉ mục."
 
-    def use_model(self, name: str) -> str:
-        """Load another installed language model for everyone using this app (the previous one is released)."""
+    def current_model(self) -> str | None:
+        name = getattr(self.pipeline.generator, "name", None)
+        return name if name in self.models else None
+
+    def use_model(self, name: str) -> tuple[str, Any]:
+        """Load another installed language model for everyone using this app, then release the previous one.
+
+        Returns the status line and the picker showing the model that answers now (the old one when loading failed).
+        """
         model = self.models.get(name)
         if model is None:
-            raise gr.Error(f"Không có mô hình {name}.", print_exception=False)
-        if getattr(self.pipeline.generator, "name", None) == name:
-            return f"Đang dùng {html.escape(name)}."
+            return f"Không có mô hình {html.escape(str(name))}.", gr.Dropdown(value=self.current_model())
+        if self.current_model() == name:
+            return f"Đang dùng {html.escape(name)}.", gr.Dropdown(value=name)
         with self._switch:
             try:
-                self.pipeline.generator = model.load()
+                self.pipeline.generator = (
+                    model.load()
+                )  # both are in memory for a moment: the old one answers on failure
             except RagError as exc:
-                raise raise_for_user(exc) from None
+                return f"Không tải được {html.escape(name)}: {html.escape(str(exc))}", gr.Dropdown(
+                    value=self.current_model()
+                )
             self.pipeline.warm_up()
-        return f"Đã chuyển sang {html.escape(name)}."
+        return f"Đã chuyển sang {html.escape(name)}.", gr.Dropdown(value=name)
 
 
 def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequence[Model] = ()) -> gr.Blocks:
     """The Gradio app around an already-loaded pipeline; nothing is loaded here."""
     h = Handlers(pipeline, library, models)
     model = "model"  # one concurrency group: the single local model answers one question at a time
-    with gr.Blocks(title="Hỏi đáp tài liệu", analytics_enabled=False) as app:
+    # uploads sit in Gradio's cache only until they are copied; whatever is left there goes within the hour
+    with gr.Blocks(title="Hỏi đáp tài liệu", analytics_enabled=False, delete_cache=(1800, 3600)) as app:
         gr.Markdown("# Hỏi đáp tài liệu\nHỏi bằng tiếng Việt; câu trả lời chỉ dựa trên các tài liệu đã nạp, kèm nguồn.")
         with gr.Tab("Trò chuyện"), gr.Row():
             with gr.Column(scale=3):
@@ -300,8 +337,7 @@ def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequen
                 drop = gr.Button("Xoá tài liệu", variant="stop", interactive=can_change)
         with gr.Tab("Cài đặt"):
             k = gr.Slider(1, 10, value=pipeline.top_k, step=1, label="Số đoạn văn tìm cho mỗi câu hỏi")
-            current = getattr(pipeline.generator, "name", None)
-            picker = gr.Dropdown([m.name for m in models], value=current if current in h.models else None,
+            picker = gr.Dropdown([m.name for m in models], value=h.current_model(),
                                  label="Mô hình ngôn ngữ (dùng chung cho mọi người dùng ứng dụng này)",
                                  interactive=len(models) > 1)  # fmt: skip
             model_status = gr.Markdown()
@@ -318,9 +354,11 @@ def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequen
             return refreshed(h.upload(paths, progress))
 
         add.click(upload, files, [report, table, chosen], **private).then(lambda: None, None, files, **private)
-        app.load(lambda: refreshed("")[1:], None, [table, chosen], **private)  # each visitor sees the documents now
+        # each visitor sees the documents and the model as they are now, not as they were at start-up
+        app.load(lambda: (*refreshed("")[1:], gr.Dropdown(value=h.current_model())), None, [table, chosen, picker],
+                 **private)  # fmt: skip
         drop.click(lambda doc: refreshed(h.remove(doc)), chosen, [report, table, chosen], **private)
-        picker.change(h.use_model, picker, model_status, concurrency_id=model, **private)
+        picker.input(h.use_model, picker, [model_status, picker], concurrency_id=model, **private)
 
         gr.api(h.ask, api_name="ask", concurrency_id=model)
         gr.api(h.search, api_name="search", concurrency_limit=4)

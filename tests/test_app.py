@@ -29,7 +29,7 @@ from rag.retrieve import Retriever
 from rag.ui import Handlers, build_app, serve
 
 CITIES = ["Huế", "Vinh", "Hội An", "Đà Lạt", "Cần Thơ", "Nha Trang", "Quy Nhơn", "Hải Phòng"]
-HOSTILE = "<img src=x onerror=window.__xss=1> và <script>window.__xss=2</script>"
+HOSTILE = "<img src=x onerror=window.__xss=1> và <script>window.__xss=2</script> và ![ảnh](/leak.png)"
 
 
 def city_doc(i: int, city: str) -> str:
@@ -48,6 +48,7 @@ class EchoGenerator:
         self.delay, self.active, self.most, self.calls = delay, 0, 0, 0
         self.lock = threading.Lock()
         self.last_timings = Timings()
+        self.last_prompt = ""
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -58,6 +59,7 @@ class EchoGenerator:
             self.calls += 1
             self.most = max(self.most, self.active)
         try:
+            self.last_prompt = messages[-1].content
             first = re.search(r"^\[1\] [^:]*: (.+?\.)( |$)", messages[-1].content, re.M)
             reply = f"{first.group(1) if first else 'Không rõ.'} [1]"
             for word in reply.split(" "):
@@ -113,7 +115,7 @@ def test_the_chat_streams_a_draft_then_the_checked_answer_with_its_sources(handl
     drafts = [s[0][-1]["content"] for s in steps[1:-1]]
     assert len(drafts) >= 5 and drafts[0] != drafts[-1]  # the answer grows piece by piece
     messages, _, panel = last
-    assert "Thành phố Đà Lạt có 14 cây cầu bắc qua sông [1]." in messages[-1]["content"]
+    assert "Thành phố Đà Lạt có 14 cây cầu bắc qua sông \\[1\\]." in messages[-1]["content"]  # [1] shown as typed
     assert "(Mô hình viết)" in messages[-1]["content"]
     assert 'class="rag-mode rag-mode-generated"' in panel
     assert "[1] Thành phố Đà Lạt" in panel and "city3.txt" in panel
@@ -126,6 +128,14 @@ def test_a_follow_up_uses_the_history_it_is_given_and_nothing_else(handlers: Han
     assert "Thành phố Vinh" in follow[2]  # joined to the previous question of this conversation
     other = list(handlers.respond("Còn chợ đêm thì sao?", [{"role": "user", "content": question(6)}], 5))[-1]
     assert "Thành phố Quy Nhơn" in other[2] and "Thành phố Vinh" not in other[2]
+
+
+def test_what_the_chat_shows_comes_back_as_typed_in_the_history(handlers: Handlers, parts: Any) -> None:
+    asked = "Cầu *A&B* [2] ở Huế?"
+    messages = list(handlers.respond(asked, [], 5))[-1][0]
+    assert messages[0]["content"] != asked  # escaped for the page
+    list(handlers.respond("Còn chợ đêm thì sao?", messages, 5))
+    assert f"(Câu hỏi trước đó: {asked})" in parts[2].last_prompt  # not "&amp;" or "\\*"
 
 
 def test_an_empty_question_is_a_message_not_a_traceback(handlers: Handlers) -> None:
@@ -189,6 +199,14 @@ def test_upload_sanitises_names_indexes_checks_type_and_size_and_remove_undoes_i
     good.write_text("Bãi biển Mỹ Khê\n\nBãi biển Mỹ Khê dài 10 cây số.", encoding="utf-8")
     assert "Đã cập nhật: bien.txt" in handlers.upload([str(good)])  # the same name again: a new version
     assert "10 cây số" in handlers.search("Mỹ Khê", 1)[0]["text"]
+    assert not good.exists()  # Gradio's cached copy is deleted once the document is in the uploads folder
+    good.write_text("Bãi biển Mỹ Khê\n\nBãi biển Mỹ Khê dài 10 cây số.", encoding="utf-8")
+    (incoming / "blank").mkdir()
+    blank = incoming / "blank" / "bien.txt"
+    blank.write_text("   \n", encoding="utf-8")  # an unreadable new version: the old one stays, file and index
+    assert "Bỏ qua: bien.txt" in handlers.upload([str(blank)])
+    assert "10 cây số" in saved.read_text(encoding="utf-8") and "10 cây số" in handlers.search("Mỹ Khê", 1)[0]["text"]
+    assert sorted(p.name for p in settings.uploads_path.iterdir()) == ["bien.txt"]  # no version left aside
 
     assert handlers.remove("data/uploads/bien.txt") == "Đã xoá data/uploads/bien.txt."
     assert not saved.exists()
@@ -215,24 +233,71 @@ def test_upload_progress_reaches_the_progress_bar(handlers: Handlers, tmp_path_f
     assert calls[-1] == (None, "writing the index")
 
 
+def test_two_files_of_one_upload_with_the_same_name_are_not_merged(
+    handlers: Handlers, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    first, second = tmp_path_factory.mktemp("one"), tmp_path_factory.mktemp("two")
+    (first / "a.txt").write_text("Hồ Tây\n\nHồ Tây rộng 500 hecta.", encoding="utf-8")
+    (second / "a.TXT").write_text("Hồ Gươm\n\nHồ Gươm rộng 12 hecta.", encoding="utf-8")
+    result = handlers.library.add([("a.txt", first / "a.txt"), ("a.TXT", second / "a.TXT")])  # type: ignore[union-attr]
+    assert result.added == ["data/uploads/a.txt"]
+    assert [(s.path, s.reason) for s in result.refused] == [
+        ("a.TXT", "cùng tên với một tệp khác trong lần tải này (a.txt)")
+    ]
+    assert "500 hecta" in (settings.uploads_path / "a.txt").read_text(encoding="utf-8")
+
+
+def test_a_failed_index_update_puts_the_previous_version_back(
+    parts: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    pipeline, library, _ = parts
+    incoming = tmp_path_factory.mktemp("failing")
+    (incoming / "ho.txt").write_text("Hồ Tây\n\nHồ Tây rộng 500 hecta.", encoding="utf-8")
+    library.add([("ho.txt", incoming / "ho.txt")])
+    (incoming / "ho.txt").write_text("Hồ Tây\n\nHồ Tây rộng 600 hecta.", encoding="utf-8")
+
+    def broken(texts: Sequence[str], kind: str) -> Any:
+        raise RuntimeError("embedder crashed")
+
+    library.embedder = FakeEmbedder()
+    library.embedder.embed = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        library.add([("ho.txt", incoming / "ho.txt")])
+    assert "500 hecta" in (settings.uploads_path / "ho.txt").read_text(encoding="utf-8")
+    assert [p.name for p in settings.uploads_path.iterdir()] == ["ho.txt"]
+    assert "500 hecta" in pipeline.retriever.search("Hồ Tây", 1)[0].chunk.text
+
+
 def test_safe_names_never_leave_the_folder() -> None:
     for name in ["../../x.txt", "..\\..\\x.txt", "/etc/x.txt", "x.txt\x00.exe", "....txt", "", "a/b/../c.PDF"]:
         cleaned = safe_name(name)
         assert "/" not in cleaned and "\\" not in cleaned and not cleaned.startswith(".") and "\x00" not in cleaned
     assert safe_name("a/b/../c.PDF") == "c.pdf"
+    assert len(safe_name("ệ" * 150 + ".txt").encode()) <= 184  # bytes, not characters: file systems allow 255
 
 
 def test_switching_models_replaces_the_generator_for_everyone(parts: Any) -> None:
+    from rag.errors import GeneratorError
     from rag.ui import Model
 
     pipeline, library, _ = parts
     other = FakeGenerator("Thành phố Huế có 11 cây cầu bắc qua sông [1].")
-    h = Handlers(pipeline, library, [Model("echo-llm", lambda: EchoGenerator()), Model("other", lambda: other)])
-    assert h.use_model("other") == "Đã chuyển sang other."
-    assert pipeline.generator is other
+    other.name = "other"
+
+    def broken() -> Any:
+        raise GeneratorError("could not load the language model broken.gguf")
+
+    h = Handlers(pipeline, library, [Model("echo-llm", EchoGenerator), Model("other", lambda: other),
+                                     Model("broken", broken)])  # fmt: skip
+    assert h.current_model() == "echo-llm"
+    status, picker = h.use_model("other")
+    assert status == "Đã chuyển sang other." and picker.value == "other"
+    assert pipeline.generator is other and h.current_model() == "other"
     assert h.ask(question(0))["answer"].startswith("Thành phố Huế có 11 cây cầu")
-    with pytest.raises(gr.Error, match="Không có mô hình"):
-        h.use_model("missing")
+    status, picker = h.use_model("broken")  # the old model keeps answering, and the picker says so
+    assert status.startswith("Không tải được broken: could not load") and picker.value == "other"
+    assert pipeline.generator is other
+    assert h.use_model("missing")[1].value == "other"
 
 
 def test_build_app_names_three_endpoints_and_hides_the_ui_events(parts: Any) -> None:
@@ -333,6 +398,8 @@ def test_script_in_a_document_or_a_question_never_runs_in_the_browser(server: tu
     with chromium_page() as page:
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        fetched: list[str] = []
+        page.on("request", lambda r: fetched.append(r.url))
         page.goto(url)
         page.fill("#question textarea", f"Chuỗi thử nghiệm {HOSTILE} là gì?")
         page.click("#send")
@@ -341,6 +408,8 @@ def test_script_in_a_document_or_a_question_never_runs_in_the_browser(server: tu
         assert "<img src=x onerror=window.__xss=1>" in page.inner_text("#sources")  # shown as text
         assert "<script>window.__xss=2</script>" in page.inner_text("#chat")
         assert page.evaluate("window.__xss") is None and dialogs == []
+        assert "![ảnh](/leak.png)" in page.inner_text("#chat")  # Markdown from a document is text too
+        assert not [url for url in fetched if "leak" in url]  # no image fetched: a reply cannot smuggle data out
         assert page.locator("#sources img, #chat img[src=x], #sources script").count() == 0
 
 
