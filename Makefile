@@ -45,7 +45,7 @@ test: $(STAMP) chromium
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) chromium
 	$(BIN)/python -m pytest -m 'not real'
 
 lint: $(STAMP)
