@@ -279,6 +279,19 @@ def installed_llms(settings: Settings, manifest: Manifest) -> list[Any]:
     return found
 
 
+def port_free(host: str, port: int) -> None:
+    """A `ConfigError` naming the fix when host:port cannot be bound (in use, or not an address of this machine)."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve on {host}:{port} ({exc.strerror or exc}); choose another --port or --host."
+        ) from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """The browser chat and the HTTP/MCP API (what `python app.py` starts)."""
     import ipaddress
@@ -298,11 +311,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             + ("." if settings.auth else "; set RAG_AUTH=user:password to require a login."),
             markup=False,
         )
+    port_free(args.host, args.port)  # before seconds of model loading
     started = time.perf_counter()
     pipeline = Pipeline.load(settings)
     library = Library(settings, pipeline.retriever, pipeline.retriever.embedder)
     app = build_app(pipeline, library, installed_llms(settings, manifest))
-    url = serve(app, args.host, args.port, settings.auth, settings.max_upload_mb, block=False)
+    try:
+        url = serve(app, args.host, args.port, settings.auth, settings.max_upload_mb, block=False)
+    except OSError as exc:  # taken in the meantime, or an address this machine does not have
+        raise ConfigError(
+            f"cannot serve on {args.host}:{args.port} ({exc}); choose another --port or --host."
+        ) from None
     ready = time.perf_counter() - started
     out.print(
         f"ready in {ready:.1f} s: {url} (API: {url}?view=api; MCP: {url}gradio_api/mcp/; Ctrl+C stops)", markup=False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -452,6 +453,16 @@ def test_another_host_than_loopback_is_served_only_with_a_warning(isolated: Path
     quiet = subprocess.run([sys.executable, "-m", "rag", "serve"], capture_output=True, text=True, env=env,
                            cwd=isolated, timeout=120)  # fmt: skip
     assert "warning" not in quiet.stderr
+
+
+def test_a_port_in_use_is_a_message_before_any_model_is_loaded(isolated: Path) -> None:
+    env = {"RAG_HOME": str(isolated), "RAG_MANIFEST": str(CHECKOUT / "models" / "manifest.toml"), "PATH": "/usr/bin"}
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        done = subprocess.run([sys.executable, "-m", "rag", "serve", "--port", port], capture_output=True, text=True,
+                              env=env, cwd=isolated, timeout=120)  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"cannot serve on 127.0.0.1:{port}" in done.stderr and "choose another --port" in done.stderr
 
 
 def test_app_start_without_models_says_how_to_install_them(isolated: Path) -> None:
