@@ -292,7 +292,7 @@ class Handlers:
         if model is None:
             return f"Không có mô hình {html.escape(str(name))}.", gr.Dropdown(value=self.current_model())
         if self.current_model() == name:
-            return f"Đang dùng {html.escape(name)}.", gr.Dropdown(value=name)
+            return f"Đang dùng {html.escape(name)}.", gr.skip()
         with self._switch:
             try:
                 self.pipeline.generator = (
@@ -303,7 +303,7 @@ class Handlers:
                     value=self.current_model()
                 )
             self.pipeline.warm_up()
-        return f"Đã chuyển sang {html.escape(name)}.", gr.Dropdown(value=name)
+        return f"Đã chuyển sang {html.escape(name)}.", gr.skip()
 
 
 def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequence[Model] = ()) -> gr.Blocks:
