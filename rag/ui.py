@@ -4,8 +4,9 @@
 pipeline and library (tests call them directly); `build_app` only lays out components and
 names the endpoints; `serve` launches it (127.0.0.1, queue, optional login, MCP). Chat
 history lives in each browser session's chat component and is passed in with every question,
-never kept here, so two tabs never see each other's conversation. Text from documents and
-questions is escaped before it reaches HTML. Retrieval, prompts and checking live in the pipeline.
+never kept here, so two tabs never see each other's conversation. Text from documents, questions
+and the model is HTML- and Markdown-escaped before it reaches the page. Retrieval, prompts and
+checking live in the pipeline.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ EXAMPLES = [  # about the seeds, each answered right by the default model in the
 ]
 MODES = {  # what each answer mode means to the reader
     "generated": ("Mô hình viết", "Mô hình viết câu trả lời; từng câu đã được đối chiếu với đoạn nguồn."),
-    "extractive": ("Trích nguyên văn", "Câu trả lời là câu trích nguyên văn từ tài liệu, không qua mô hình."),
+    "extractive": ("Trích nguyên văn", "Câu trả lời là các câu trích nguyên văn từ tài liệu (không do mô hình viết)."),
     "abstained": ("Không trả lời", "Tài liệu không có thông tin để trả lời câu hỏi này, nên hệ thống không đoán."),
 }
 PROGRESS = gr.Progress()  # Gradio fills a handler's progress bar when it finds this default
@@ -144,6 +145,9 @@ def sources_html(answer: Answer, chunks: Mapping[str, Chunk]) -> str:
              f"{html.escape(meaning)}</div>"]  # fmt: skip
     if answer.notice:
         parts.append(f"<p>{html.escape(answer.notice)}</p>")
+    if answer.mode == "extractive" and answer.reply:
+        parts.append("<p><small>Câu trả lời của mô hình không qua được bước kiểm chứng với nguồn, "
+                     "nên đây là câu trích từ tài liệu.</small></p>")  # fmt: skip
     for c in answer.citations:
         parts.append(source_html(c, chunks.get(c.chunk_id)))
     if not answer.citations:

@@ -123,6 +123,14 @@ def test_the_chat_streams_a_draft_then_the_checked_answer_with_its_sources(handl
     assert "<mark>Thành phố Đà Lạt có 14 cây cầu bắc qua sông." in panel  # the cited sentence, marked
 
 
+def test_a_reply_that_fails_its_checks_is_quoted_instead_and_the_panel_says_why(parts: Any) -> None:
+    pipeline = Pipeline(parts[0].retriever, FakeGenerator("Thành phố Huế có 99 cây cầu [1]."), abstain_below=0.0)
+    messages, _, panel = list(Handlers(pipeline).respond(question(0), [], 5))[-1]
+    assert "99" not in messages[-1]["content"] and "11 cây cầu" in messages[-1]["content"]
+    assert "(Trích nguyên văn)" in messages[-1]["content"] and 'rag-mode-extractive"' in panel
+    assert "không qua được bước kiểm chứng" in panel
+
+
 def test_a_follow_up_uses_the_history_it_is_given_and_nothing_else(handlers: Handlers) -> None:
     first = list(handlers.respond(question(1), [], 5))[-1][0]
     follow = list(handlers.respond("Còn chợ đêm thì sao?", first, 5))[-1]
