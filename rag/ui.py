@@ -4,18 +4,16 @@
 pipeline and library (tests call them directly); `build_app` only lays out components and
 names the endpoints; `serve` launches it (127.0.0.1, queue, optional login, MCP). Chat
 history lives in each browser session's chat component and is passed in with every question,
-never kept here, so two tabs never see each other's conversation. Text from documents, questions
-and the model is HTML- and Markdown-escaped before it reaches the page. Retrieval, prompts and
-checking live in the pipeline.
+never kept here, so two tabs never see each other's conversation. What the page shows of answers
+is made in `rag.render` (escaped there); retrieval, prompts and checking live in the pipeline.
 """
 
 from __future__ import annotations
 
 import html
-import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +24,10 @@ from rag.errors import RagError
 from rag.generate import Generator
 from rag.library import UPLOAD_TYPES, Library
 from rag.payloads import answer_json, documents_json, hits_json
-from rag.pipeline import Pipeline, Role
+from rag.pipeline import Pipeline
+from rag.render import CSS, chat_text, history_pairs, shown, sources_html
 from rag.text import fold
-from rag.types import Answer, Chunk, Citation
+from rag.types import Answer, Chunk
 
 EXAMPLES = [  # about the seeds, each answered right by the default model in the evaluation
     "Trong năm 2020, Ủy ban Thường vụ Quốc hội đã ban hành bao nhiêu nghị quyết?",
@@ -36,19 +35,7 @@ EXAMPLES = [  # about the seeds, each answered right by the default model in the
     "Trong tháng 8/2023, Văn phòng Quốc hội đã tiếp nhận và xử lý bao nhiêu đơn, thư?",
     "Tại Hội nghị tổng kết công tác năm 2020, ai là Tổng Thư ký Quốc hội, Chủ nhiệm Văn phòng Quốc hội?",
 ]
-MODES = {  # what each answer mode means to the reader
-    "generated": ("Mô hình viết", "Mô hình viết câu trả lời; từng câu đã được đối chiếu với đoạn nguồn."),
-    "extractive": ("Trích nguyên văn", "Câu trả lời là các câu trích nguyên văn từ tài liệu (không do mô hình viết)."),
-    "abstained": ("Không trả lời", "Tài liệu không có thông tin để trả lời câu hỏi này, nên hệ thống không đoán."),
-}
 PROGRESS = gr.Progress()  # Gradio fills a handler's progress bar when it finds this default
-CSS = """
-.rag-mode { padding: .4em .7em; border-radius: .4em; font-weight: 600; margin-bottom: .6em; }
-.rag-mode-generated { background: #e6f4ea; } .rag-mode-extractive { background: #e8f0fe; }
-.rag-mode-abstained { background: #fdecea; }
-.rag-source { border-left: 3px solid #999; padding-left: .6em; margin: .6em 0; }
-.rag-source mark { background: #fff3a3; }
-"""
 
 
 @dataclass(frozen=True)
@@ -73,103 +60,6 @@ class UiProgress:
         self.done += amount
         if self.total:
             self.progress((self.done, self.total), desc=self.label, unit=self.unit)
-
-
-MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
-ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+!|~-])")
-
-
-def shown(text: str) -> str:
-    r"""Text from a document, a question or the model, made inert for the chat's Markdown: no tags, no links or
-    images (a reply must not make the browser fetch a URL), no formatting. `plain` undoes it.
-
-    >>> print(shown("![x](http://h/q) <b>A&B</b> [1]"))
-    \!\[x\]\(http://h/q\) &lt;b&gt;A&amp;B&lt;/b&gt; \[1\]
-    >>> print(plain(shown("![x](http://h/q) <b>A&B</b> [1]")))
-    ![x](http://h/q) <b>A&B</b> [1]
-    """
-    return MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
-
-
-def plain(text: str) -> str:
-    """The text a person typed or read, from what `shown` put in the chat."""
-    return html.unescape(ESCAPED.sub(r"\1", text))
-
-
-def message_text(content: Any) -> str:
-    """The text of a chat message's content: a string, or Gradio's list of {"type": "text", "text": …} parts."""
-    if isinstance(content, str):
-        return plain(content)
-    if isinstance(content, dict):
-        return str(content.get("text") or content.get("content") or "")
-    if isinstance(content, Sequence):
-        return " ".join(message_text(part) for part in content)
-    return ""
-
-
-def history_pairs(messages: Sequence[Mapping[str, Any]]) -> list[tuple[Role, str]]:
-    """(role, text) pairs from `{role, content}` messages; other roles and malformed items are ignored."""
-    pairs: list[tuple[Role, str]] = []
-    for m in messages or []:
-        role = m.get("role") if isinstance(m, Mapping) else None
-        if role == "user" or role == "assistant":
-            pairs.append((role, message_text(m.get("content"))))
-    return pairs
-
-
-def highlight(passage: str, quoted: str) -> str:
-    """`passage` escaped, with each sentence of `quoted` (" … " between them) found in it wrapped in <mark>.
-
-    >>> highlight("A <b>. Câu hai.", "Câu hai.")
-    'A &lt;b&gt;. <mark>Câu hai.</mark>'
-    """
-    spans = []
-    for piece in (p.strip() for p in quoted.split("…")):
-        at = passage.find(piece) if piece else -1
-        if at >= 0:
-            spans.append((at, at + len(piece)))
-    out, last = [], 0
-    for start, end in sorted(spans):
-        if start < last:
-            continue
-        out += [html.escape(passage[last:start]), "<mark>", html.escape(passage[start:end]), "</mark>"]
-        last = end
-    out.append(html.escape(passage[last:]))
-    return "".join(out)
-
-
-def sources_html(answer: Answer, chunks: Mapping[str, Chunk]) -> str:
-    """The sources panel: the answer's mode, then each cited passage (title, date, file) with its sentence marked."""
-    label, meaning = MODES.get(answer.mode, (answer.mode, ""))
-    parts = [f'<div class="rag-mode rag-mode-{html.escape(answer.mode)}">{html.escape(label)}: '
-             f"{html.escape(meaning)}</div>"]  # fmt: skip
-    if answer.notice:
-        parts.append(f"<p>{html.escape(answer.notice)}</p>")
-    if answer.mode == "extractive" and answer.reply:
-        parts.append("<p><small>Câu trả lời của mô hình không qua được bước kiểm chứng với nguồn, "
-                     "nên đây là câu trích từ tài liệu.</small></p>")  # fmt: skip
-    for c in answer.citations:
-        parts.append(source_html(c, chunks.get(c.chunk_id)))
-    if not answer.citations:
-        parts.append("<p>Không có đoạn nguồn nào được trích dẫn.</p>")
-    return "\n".join(parts)
-
-
-def source_html(c: Citation, chunk: Chunk | None) -> str:
-    title = html.escape(c.title) + (f" — {html.escape(c.date)}" if c.date else "")
-    quote = f"<mark>{html.escape(c.text)}</mark>"
-    whole = highlight(chunk.text, c.text) if chunk is not None else quote
-    return (
-        f'<div class="rag-source" id="nguon-{c.n}"><p><b>[{c.n}] {title}</b><br><small>{html.escape(c.doc)}</small></p>'
-        f"<blockquote>{quote}</blockquote>"
-        f"<details><summary>Xem cả đoạn văn</summary><p>{whole}</p></details></div>"
-    )
-
-
-def chat_text(answer: Answer) -> str:
-    """What the chat shows for a final answer: the text (escaped: it may quote a document) and its mode."""
-    label = MODES.get(answer.mode, (answer.mode, ""))[0]
-    return f"{shown(answer.text)}\n\n*({label})*"
 
 
 def raise_for_user(exc: RagError) -> gr.Error:

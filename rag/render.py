@@ -1,0 +1,125 @@
+"""What the page shows of answers and conversations: text made inert for HTML and Markdown, the chat's
+messages, and the sources panel (mode, cited passages with their sentences marked).
+
+Pure functions from `Answer`s, `Chunk`s and strings to strings, and back (`plain`,
+`history_pairs`): every piece of document, question or model text that reaches the page
+goes through `shown` or `html.escape` here. It knows nothing of Gradio's components.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rag.pipeline import Role
+from rag.types import Answer, Chunk, Citation
+
+MODES = {  # what each answer mode means to the reader
+    "generated": ("Mô hình viết", "Mô hình viết câu trả lời; từng câu đã được đối chiếu với đoạn nguồn."),
+    "extractive": ("Trích nguyên văn", "Câu trả lời là các câu trích nguyên văn từ tài liệu (không do mô hình viết)."),
+    "abstained": ("Không trả lời", "Tài liệu không có thông tin để trả lời câu hỏi này, nên hệ thống không đoán."),
+}
+CSS = """
+.rag-mode { padding: .4em .7em; border-radius: .4em; font-weight: 600; margin-bottom: .6em; }
+.rag-mode-generated { background: #e6f4ea; } .rag-mode-extractive { background: #e8f0fe; }
+.rag-mode-abstained { background: #fdecea; }
+.rag-source { border-left: 3px solid #999; padding-left: .6em; margin: .6em 0; }
+.rag-source mark { background: #fff3a3; }
+"""
+MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
+ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+!|~-])")
+
+
+def shown(text: str) -> str:
+    r"""Text from a document, a question or the model, made inert for the chat's Markdown: no tags, no links or
+    images (a reply must not make the browser fetch a URL), no formatting. `plain` undoes it.
+
+    >>> print(shown("![x](http://h/q) <b>A&B</b> [1]"))
+    \!\[x\]\(http://h/q\) &lt;b&gt;A&amp;B&lt;/b&gt; \[1\]
+    >>> print(plain(shown("![x](http://h/q) <b>A&B</b> [1]")))
+    ![x](http://h/q) <b>A&B</b> [1]
+    """
+    return MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def plain(text: str) -> str:
+    """The text a person typed or read, from what `shown` put in the chat."""
+    return html.unescape(ESCAPED.sub(r"\1", text))
+
+
+def message_text(content: Any) -> str:
+    """The text of a chat message's content: a string, or Gradio's list of {"type": "text", "text": …} parts."""
+    if isinstance(content, str):
+        return plain(content)
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("content") or "")
+    if isinstance(content, Sequence):
+        return " ".join(message_text(part) for part in content)
+    return ""
+
+
+def history_pairs(messages: Sequence[Mapping[str, Any]]) -> list[tuple[Role, str]]:
+    """(role, text) pairs from `{role, content}` messages; other roles and malformed items are ignored."""
+    pairs: list[tuple[Role, str]] = []
+    for m in messages or []:
+        role = m.get("role") if isinstance(m, Mapping) else None
+        if role == "user" or role == "assistant":
+            pairs.append((role, message_text(m.get("content"))))
+    return pairs
+
+
+def highlight(passage: str, quoted: str) -> str:
+    """`passage` escaped, with each sentence of `quoted` (" … " between them) found in it wrapped in <mark>.
+
+    >>> highlight("A <b>. Câu hai.", "Câu hai.")
+    'A &lt;b&gt;. <mark>Câu hai.</mark>'
+    """
+    spans = []
+    for piece in (p.strip() for p in quoted.split("…")):
+        at = passage.find(piece) if piece else -1
+        if at >= 0:
+            spans.append((at, at + len(piece)))
+    out, last = [], 0
+    for start, end in sorted(spans):
+        if start < last:
+            continue
+        out += [html.escape(passage[last:start]), "<mark>", html.escape(passage[start:end]), "</mark>"]
+        last = end
+    out.append(html.escape(passage[last:]))
+    return "".join(out)
+
+
+def sources_html(answer: Answer, chunks: Mapping[str, Chunk]) -> str:
+    """The sources panel: the answer's mode, then each cited passage (title, date, file) with its sentence marked."""
+    label, meaning = MODES.get(answer.mode, (answer.mode, ""))
+    parts = [f'<div class="rag-mode rag-mode-{html.escape(answer.mode)}">{html.escape(label)}: '
+             f"{html.escape(meaning)}</div>"]  # fmt: skip
+    if answer.notice:
+        parts.append(f"<p>{html.escape(answer.notice)}</p>")
+    if answer.mode == "extractive" and answer.reply:
+        parts.append("<p><small>Câu trả lời của mô hình không qua được bước kiểm chứng với nguồn, "
+                     "nên đây là câu trích từ tài liệu.</small></p>")  # fmt: skip
+    for c in answer.citations:
+        parts.append(source_html(c, chunks.get(c.chunk_id)))
+    if not answer.citations:
+        parts.append("<p>Không có đoạn nguồn nào được trích dẫn.</p>")
+    return "\n".join(parts)
+
+
+def source_html(c: Citation, chunk: Chunk | None) -> str:
+    title = html.escape(c.title) + (f" — {html.escape(c.date)}" if c.date else "")
+    quote = f"<mark>{html.escape(c.text)}</mark>"
+    whole = highlight(chunk.text, c.text) if chunk is not None else quote
+    return (
+        f'<div class="rag-source" id="nguon-{c.n}"><p><b>[{c.n}] {title}</b><br><small>{html.escape(c.doc)}</small></p>'
+        f"<blockquote>{quote}</blockquote>"
+        f"<details><summary>Xem cả đoạn văn</summary><p>{whole}</p></details></div>"
+    )
+
+
+def chat_text(answer: Answer) -> str:
+    """What the chat shows for a final answer: the text (escaped: it may quote a document) and its mode."""
+    label = MODES.get(answer.mode, (answer.mode, ""))[0]
+    return f"{shown(answer.text)}\n\n*({label})*"
