@@ -52,7 +52,7 @@ def plain(text: str) -> str:
 def message_text(content: Any) -> str:
     """The text of a chat message's content: a string, or Gradio's list of {"type": "text", "text": …} parts."""
     if isinstance(content, str):
-        return plain(content)
+        return content
     if isinstance(content, dict):
         return str(content.get("text") or content.get("content") or "")
     if isinstance(content, Sequence):

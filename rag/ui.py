@@ -25,7 +25,7 @@ from rag.generate import Generator
 from rag.library import UPLOAD_TYPES, Library
 from rag.payloads import answer_json, documents_json, hits_json
 from rag.pipeline import Pipeline
-from rag.render import CSS, chat_text, history_pairs, shown, sources_html
+from rag.render import CSS, chat_text, history_pairs, plain, shown, sources_html
 from rag.text import fold
 from rag.types import Answer, Chunk
 
@@ -80,7 +80,8 @@ class Handlers:
         """Stream an answer into the chat: (messages, question box, sources panel) after each piece."""
         if not fold(question or ""):
             raise gr.Error("Hãy nhập một câu hỏi về tài liệu.", print_exception=False)
-        history = history_pairs(messages or [])
+        # the chat holds what `shown` made of each turn, in whatever form Gradio hands it back: read it as typed
+        history = [(role, plain(text)) for role, text in history_pairs(messages or [])]
         chat = [*(messages or []), {"role": "user", "content": shown(question)},
                 {"role": "assistant", "content": "…"}]  # fmt: skip
         yield list(chat), "", '<p class="rag-waiting">Đang tìm trong tài liệu…</p>'

@@ -145,6 +145,13 @@ def test_what_the_chat_shows_comes_back_as_typed_in_the_history(handlers: Handle
     assert messages[0]["content"] != asked  # escaped for the page
     list(handlers.respond("Còn chợ đêm thì sao?", messages, 5))
     assert f"(Câu hỏi trước đó: {asked})" in parts[2].last_prompt  # not "&amp;" or "\\*"
+    # as the browser sends it back: Gradio hands content over as a list of text parts
+    as_sent = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in messages]
+    list(handlers.respond("Còn chợ đêm thì sao?", as_sent, 5))
+    assert f"(Câu hỏi trước đó: {asked})" in parts[2].last_prompt
+    # an API caller's history was never escaped: it is used exactly as sent
+    handlers.ask("Còn chợ đêm thì sao?", [{"role": "user", "content": "Cầu A&amp;B \\[2\\] ở Huế?"}])
+    assert "(Câu hỏi trước đó: Cầu A&amp;B \\[2\\] ở Huế?)" in parts[2].last_prompt
 
 
 def test_an_empty_question_is_a_message_not_a_traceback(handlers: Handlers) -> None:
