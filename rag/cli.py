@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.console import Console
@@ -30,6 +30,9 @@ from rag.pipeline import Pipeline
 from rag.progress import ConsoleProgress
 from rag.retrieve import Retriever
 from rag.text import fold
+
+if TYPE_CHECKING:
+    from rag.ui import Model  # the app (and gradio) is imported only by `rag serve`
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -257,7 +260,7 @@ def line_id(line: str) -> Any:
     return data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str | int) else None
 
 
-def installed_llms(settings: Settings, manifest: Manifest) -> list[Any]:
+def installed_llms(settings: Settings, manifest: Manifest) -> list[Model]:
     """The language models the app can switch between: the manifest's installed ones (size checked), or the own one."""
     from rag.generate import LlamaGenerator
     from rag.ui import Model
@@ -314,7 +317,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port_free(args.host, args.port)  # before seconds of model loading
     started = time.perf_counter()
     pipeline = Pipeline.load(settings)
-    library = Library(settings, pipeline.retriever, pipeline.retriever.embedder)
+    library = Library(settings, pipeline.retriever)
     app = build_app(pipeline, library, installed_llms(settings, manifest))
     try:
         url = serve(app, args.host, args.port, settings.auth, settings.max_upload_mb, block=False)

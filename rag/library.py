@@ -21,8 +21,6 @@ from pathlib import Path, PurePath
 from rag import index as store
 from rag import indexing
 from rag.config import Settings
-from rag.embed import Embedder
-from rag.errors import RagError
 from rag.ingest import SUPPORTED
 from rag.models import Progress
 from rag.retrieve import Retriever
@@ -30,10 +28,6 @@ from rag.types import Skipped
 
 UPLOAD_TYPES = tuple(sorted(SUPPORTED))
 NAME_BYTES = 180  # longest file name kept, before the extension, in UTF-8 bytes (file systems allow 255)
-
-
-class UploadError(RagError):
-    """An upload refused before anything was written (type, size, name)."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +64,8 @@ def safe_name(name: str) -> str:
 
 
 class Library:
-    def __init__(self, settings: Settings, retriever: Retriever, embedder: Embedder) -> None:
-        self.settings, self.retriever, self.embedder = settings, retriever, embedder
+    def __init__(self, settings: Settings, retriever: Retriever) -> None:
+        self.settings, self.retriever = settings, retriever
         self._writing = threading.Lock()  # one change at a time; readers never wait
 
     def check(self, name: str, size: int) -> str | None:
@@ -95,14 +89,14 @@ class Library:
         refused: list[Skipped] = []
         accepted: dict[str, Path] = {}
         for name, path in files:
-            shown = PurePath(name.replace("\\", "/")).name
+            stored = safe_name(name)
             why = self.check(name, path.stat().st_size)
-            if why is None and safe_name(name) in accepted:
-                why = f"cùng tên với một tệp khác trong lần tải này ({safe_name(name)})"
+            if why is None and stored in accepted:
+                why = f"cùng tên với một tệp khác trong lần tải này ({stored})"
             if why:
-                refused.append(Skipped(shown, why))
+                refused.append(Skipped(PurePath(name.replace("\\", "/")).name, why))
             else:
-                accepted[safe_name(name)] = path
+                accepted[stored] = path
         if not accepted:
             return Upload([], [], [], refused, [], len(self.retriever.index.chunks))
         folder = self.settings.uploads_path
@@ -118,7 +112,7 @@ class Library:
                         target.replace(previous)
                     placed[target] = previous
                     shutil.copyfile(path, target)
-                report = indexing.update(list(placed), self.embedder, self.settings, progress=progress)
+                report = indexing.update(list(placed), self.retriever.embedder, self.settings, progress=progress)
             except BaseException:
                 for target, previous in placed.items():  # as it was: no stray new file, no lost old one
                     _restore(target, previous)

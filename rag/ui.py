@@ -136,11 +136,11 @@ class Handlers:
         return documents_json(list(index.documents.values()), Counter(c.doc_id for c in index.chunks))
 
     # --- documents and settings -----------------------------------------------------------------------------
-    def document_rows(self) -> list[list[Any]]:
-        return [[d["title"], d["date"] or "", d["chunks"], d["id"]] for d in self.documents()]
-
-    def document_choices(self) -> list[tuple[str, str]]:
-        return [(f"{d['title']} ({d['id']})", d["id"]) for d in self.documents()]
+    def document_views(self) -> tuple[list[list[Any]], list[tuple[str, str]]]:
+        """The documents as table rows (title, date, chunks, file) and as (label, id) choices for removal."""
+        documents = self.documents()
+        rows = [[d["title"], d["date"] or "", d["chunks"], d["id"]] for d in documents]
+        return rows, [(f"{d['title']} ({d['id']})", d["id"]) for d in documents]
 
     def upload(self, paths: Sequence[str] | None, progress: gr.Progress | None = None) -> str:
         """Index uploaded files; a Markdown report of what was added, refused or skipped."""
@@ -190,9 +190,8 @@ class Handlers:
             return f"Đang dùng {html.escape(name)}.", gr.skip()
         with self._switch:
             try:
-                self.pipeline.generator = (
-                    model.load()
-                )  # both are in memory for a moment: the old one answers on failure
+                # both are in memory for a moment, so that the old one still answers when the new one fails to load
+                self.pipeline.generator = model.load()
             except RagError as exc:
                 return f"Không tải được {html.escape(name)}: {html.escape(str(exc))}", gr.Dropdown(
                     value=self.current_model()
@@ -225,10 +224,11 @@ def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequen
                             file_types=list(UPLOAD_TYPES), type="filepath", interactive=can_change)  # fmt: skip
             add = gr.Button("Thêm vào chỉ mục", variant="primary", interactive=can_change)
             report = gr.Markdown()
-            table = gr.Dataframe(h.document_rows(), headers=["Tiêu đề", "Ngày", "Số đoạn", "Tệp"],
+            rows, choices = h.document_views()
+            table = gr.Dataframe(rows, headers=["Tiêu đề", "Ngày", "Số đoạn", "Tệp"],
                                  interactive=False, label="Tài liệu đã nạp", elem_id="documents")  # fmt: skip
             with gr.Row():
-                chosen = gr.Dropdown(h.document_choices(), label="Tài liệu cần xoá", value=None)
+                chosen = gr.Dropdown(choices, label="Tài liệu cần xoá", value=None)
                 drop = gr.Button("Xoá tài liệu", variant="stop", interactive=can_change)
         with gr.Tab("Cài đặt"):
             k = gr.Slider(1, 10, value=pipeline.top_k, step=1, label="Số đoạn văn tìm cho mỗi câu hỏi")
@@ -243,7 +243,8 @@ def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequen
         clear.click(lambda: ([], "", ""), None, [chat, question, sources], queue=False, **private)
 
         def refreshed(message: str) -> tuple[str, list[list[Any]], Any]:
-            return message, h.document_rows(), gr.Dropdown(choices=h.document_choices(), value=None)
+            rows, choices = h.document_views()
+            return message, rows, gr.Dropdown(choices=choices, value=None)
 
         def upload(paths: list[str] | None, progress: gr.Progress = PROGRESS) -> tuple[str, list[list[Any]], Any]:
             return refreshed(h.upload(paths, progress))

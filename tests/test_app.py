@@ -93,7 +93,7 @@ def parts(settings: Settings) -> tuple[Pipeline, Library, EchoGenerator]:
     retriever = Retriever(store.load(settings.index_path), embedder)
     generator = EchoGenerator()
     pipeline = Pipeline(retriever, generator, abstain_below=0.0)  # type: ignore[arg-type]
-    return pipeline, Library(settings, retriever, embedder), generator
+    return pipeline, Library(settings, retriever), generator
 
 
 @pytest.fixture
@@ -275,10 +275,10 @@ def test_a_failed_index_update_puts_the_previous_version_back(
     def broken(texts: Sequence[str], kind: str) -> Any:
         raise RuntimeError("embedder crashed")
 
-    library.embedder = FakeEmbedder()
-    library.embedder.embed = broken  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError):
-        library.add([("ho.txt", incoming / "ho.txt")])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(library.retriever.embedder, "embed", broken)
+        with pytest.raises(RuntimeError):
+            library.add([("ho.txt", incoming / "ho.txt")])
     assert "500 hecta" in (settings.uploads_path / "ho.txt").read_text(encoding="utf-8")
     assert [p.name for p in settings.uploads_path.iterdir()] == ["ho.txt"]
     assert "500 hecta" in pipeline.retriever.search("Hồ Tây", 1)[0].chunk.text
@@ -338,6 +338,14 @@ def server(parts: Any) -> Iterator[tuple[str, EchoGenerator]]:
 
 def test_the_server_binds_loopback_only(server: tuple[str, EchoGenerator]) -> None:
     assert server[0].startswith("http://127.0.0.1:")
+    port = f"{int(server[0].rsplit(':', 1)[1].strip('/')):04X}"
+    listening = set()  # what the kernel says is listening on that port: (local address) of LISTEN sockets
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A" and local.endswith(f":{port}"):
+                listening.add(local.rsplit(":", 1)[0])
+    assert listening == {"0100007F"}  # 127.0.0.1 only, not 0.0.0.0 or ::
 
 
 def test_eight_clients_asking_at_once_get_their_own_answers_one_model_call_at_a_time(
