@@ -15,7 +15,7 @@ from rag.evidence import Passage, Sentence
 from rag.prompts import render
 from rag.text import contains, fold
 from rag.types import Chunk, Citation
-from rag.verify import Claim, entities
+from rag.verify import CITATION, Claim, entities
 
 EXTRACTIVE_SENTENCES = 2  # the best two evidence sentences held the gold answer far more often than one
 TITLE_WORDS = 8  # a passage's title in the prompt is cut to this many words: tokens are the cost
@@ -111,10 +111,21 @@ def is_refusal(reply: str) -> bool:
     return contains(folded, fold(no_answer())) or any(contains(folded, fold(p)) for p in REFUSALS)
 
 
+def unmark(text: str) -> str:
+    """A document's own bracketed numbers (footnotes, or fake citations) in parentheses, so that in a
+    prompt or an answer only our markers read as citations.
+
+    >>> unmark("Mở cửa từ 8 giờ [9]. Xem [1, 2].")
+    'Mở cửa từ 8 giờ (9). Xem (1, 2).'
+    """
+    return CITATION.sub(lambda m: f"({m.group(1)})", text)
+
+
 def prompt_passage(p: Passage) -> str:
     words = p.chunk.title.split()
-    title = " ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else "")
-    return render("passage", n=p.n, title=title, date=f" ({p.chunk.date})" if p.chunk.date else "", text=p.text)
+    title = unmark(" ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else ""))
+    date = f" ({p.chunk.date})" if p.chunk.date else ""
+    return render("passage", n=p.n, title=title, date=date, text=unmark(p.text))
 
 
 def question_prompt(question: str, passages: Sequence[Passage], previous: str = "") -> str:
@@ -182,4 +193,4 @@ def extractive(passages: Sequence[Passage]) -> tuple[str, tuple[Citation, ...]]:
     for s, p in ranked[:EXTRACTIVE_SENTENCES]:
         chosen.setdefault(p.n, []).append(s)
     citations = tuple(citation(n, passages[n - 1], sorted(ss, key=lambda s: s.start)) for n, ss in chosen.items())
-    return " ".join(f"“{c.text}” [{c.n}]" for c in citations), citations
+    return " ".join(f"“{unmark(c.text)}” [{c.n}]" for c in citations), citations

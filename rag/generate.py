@@ -77,7 +77,8 @@ class LlamaGenerator:
                         n_batch=512, verbose=False)  # fmt: skip
         except ValueError as exc:  # llama-cpp-python raises ValueError for a file it cannot load
             raise GeneratorError(
-                f"could not load the language model {path}: {exc}. Run `rag models verify` and reinstall it."
+                f"could not load the language model {path}: {exc}. Run `rag models verify` to check it, "
+                "and `rag models install` to repair an installed model."
             ) from None
         return cls(llm, name or path.stem)
 

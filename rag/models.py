@@ -341,10 +341,37 @@ def embedder_path(settings: Settings, manifest: Manifest) -> Path:
 
 
 def _installed(entry: ModelEntry, models_dir: Path) -> Path:
+    """The installed model's path, after a check cheap enough for every start: sizes, not hashes.
+
+    A truncated or half-copied model would otherwise fail deep inside llama.cpp or torch with a
+    message that names neither the file nor the fix.
+    """
     path = models_dir / entry.path
     if not path.exists() or (path.is_dir() and not (path / STAMP).is_file()):
         raise ModelMissingError(
             f"the {entry.kind} model {entry.name} is not installed (looked in {path}); "
             f"run `rag models install {entry.name}`."
         )
+    damaged = _size_mismatch(entry, path)
+    if damaged:
+        raise ChecksumError(
+            f"the {entry.kind} model {entry.name} at {path} is damaged ({damaged}); "
+            f"run `rag models install {entry.name}` to repair it (`rag models verify` checks every byte)."
+        )
     return path
+
+
+def _size_mismatch(entry: ModelEntry, path: Path) -> str | None:
+    """What differs in size from the manifest (a file) or from the install stamp (a folder); None when nothing."""
+    if entry.assembly == "concat":
+        size = path.stat().st_size if path.is_file() else -1
+        return None if size == entry.size else f"{size} bytes, expected {entry.size}"
+    try:
+        files = json.loads((path / STAMP).read_text(encoding="utf-8"))["files"]
+        for rel, info in files.items():
+            actual = (path / rel).stat().st_size if (path / rel).is_file() else -1
+            if actual != int(info["size"]):
+                return f"{rel}: {actual} bytes, expected {info['size']}"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return f"no readable {STAMP} (an unfinished install?)"
+    return None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import zipfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +18,56 @@ import pytest
 from rag.config import CHECKOUT, DEFAULT_EMBEDDER, DEFAULT_LLM, Settings
 from rag.generate import Message, Timings
 from rag.manifest import Part
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reliability-report", metavar="PATH", help="write the reliability suite's counts and figures there as JSON"
+    )
+
+
+# The reliability suite's tally (tests/reliability): what each test tried, printed at the end of the run.
+# A test counts only what it really ran and checked: `tally.add("hostile inputs tried", 12)`. The totals are
+# printed in pytest's terminal summary and, with `--reliability-report PATH`, written there as JSON (the
+# README's counts come from such a file).
+TALLY = pytest.StashKey[Counter[str]]()
+FIGURES = pytest.StashKey[dict[str, object]]()
+
+
+class Tally:
+    def __init__(self, counts: Counter[str], figures: dict[str, object]) -> None:
+        self.counts, self.figures = counts, figures
+
+    def add(self, what: str, n: int = 1) -> None:
+        self.counts[what] += n
+
+    def figure(self, name: str, value: object) -> None:
+        """A measured figure worth printing (latency, memory), kept as given."""
+        self.figures[name] = value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[TALLY] = Counter()
+    config.stash[FIGURES] = {}
+
+
+@pytest.fixture
+def tally(request: pytest.FixtureRequest) -> Tally:
+    return Tally(request.config.stash[TALLY], request.config.stash[FIGURES])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    counts, figures = config.stash.get(TALLY, Counter()), config.stash.get(FIGURES, {})
+    if not counts and not figures:
+        return
+    terminalreporter.section("reliability tally")
+    for what, n in sorted(counts.items()):
+        terminalreporter.write_line(f"{what}: {n}")
+    for name, value in figures.items():
+        terminalreporter.write_line(f"{name}: {value}")
+    path = config.getoption("reliability_report", None)
+    if path:
+        Path(path).write_text(json.dumps({"counts": dict(counts), "figures": figures}, indent=1) + "\n")
 
 
 class FakeFetcher:

