@@ -44,12 +44,18 @@ class TextChunk:
     tokens: int
 
 
+NEXT_CHARACTER = re.compile(r"\s*(\S)")
+LAST_WORD = re.compile(r"(\S*)\s*$")
+
+
 def _ends_sentence(line: str, stop: re.Match[str]) -> bool:
-    rest = line[stop.end() :].lstrip()
-    if not rest or not (rest[0].isupper() or rest[0].isdigit() or rest[0] in OPENERS):
+    # Only the neighbourhood of the stop is looked at: copying the rest of the line for each stop made a
+    # long line of many sentences (a flat HTML list) quadratic.
+    following = NEXT_CHARACTER.match(line, stop.end())
+    if not following or not (following[1].isupper() or following[1].isdigit() or following[1] in OPENERS):
         return False
-    word = line[: stop.start()].rsplit(None, 1)[-1] if line[: stop.start()].strip() else ""
-    return word.lower() not in ABBREVIATIONS
+    before = LAST_WORD.search(line, max(0, stop.start() - 16), stop.start())  # abbreviations are short
+    return not before or before[1].lower() not in ABBREVIATIONS
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     )
     uploads_dir: Path = Field(Path("data/uploads"), description="Where documents uploaded in the app are kept.")
     max_upload_mb: float = Field(20, gt=0, le=1024, description="Largest document the app accepts, in megabytes.")
+    max_document_mb: float = Field(
+        50,
+        gt=0,
+        le=4096,
+        description="Largest file `rag index` reads, in megabytes; larger files are skipped with the reason.",
+    )
     auth: str | None = Field(
         None, description="user:password to require a login in the app (default: none; it binds 127.0.0.1 only)."
     )

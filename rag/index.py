@@ -16,12 +16,16 @@ Layout: `RAG_INDEX_DIR` (default `data/index`) is a symbolic link to a folder
 `write` builds a complete new folder, then replaces the link with one `rename(2)`: a
 reader sees the old index or the new one, never a mix, and a writer killed at any point
 leaves the previous index in place (its half-built folder is removed by the next run).
+A full disk is found before writing when it can be (the new folder's size is estimated),
+and otherwise when a write fails: either way a `DiskSpaceError`, the half-built folder
+removed, the previous index untouched.
 `lock` keeps two writers apart. This module stores and loads; `rag.indexing` decides
 what to embed.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -36,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import ConfigError, IndexCorruptError, IndexMissingError, LockedError
+from rag.errors import ConfigError, DiskSpaceError, IndexCorruptError, IndexMissingError, LockedError
 from rag.lexical import BM25
 from rag.types import Chunk, Document
 
@@ -104,6 +108,9 @@ def write(
             f"RAG_INDEX_DIR points at {index_dir}, an existing folder that is not a rag index; "
             "point it at a new path (rag never replaces a folder it did not make)."
         )
+    need = _estimate_bytes(documents, chunks, vectors)
+    if shutil.disk_usage(parent).free < need:
+        raise _disk_full(parent, need)
     folder = parent / f"{_prefix(index_dir)}{uuid.uuid4().hex[:12]}"
     folder.mkdir()
     try:
@@ -132,10 +139,27 @@ def write(
         _fsync_dir(parent)
         os.replace(link, index_dir)  # the commit point
         _fsync_dir(parent)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(folder, ignore_errors=True)
+        full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        if full or (isinstance(exc, RuntimeError) and shutil.disk_usage(parent).free < need):  # faiss's own writer
+            raise _disk_full(parent, need) from None
         raise
     remove_stale(index_dir)
+
+
+def _estimate_bytes(documents: Sequence[Document], chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
+    """A lower bound of the new folder's size: the vectors twice (.npy and FAISS) and the texts once."""
+    texts = sum(len(d.text.encode()) for d in documents) + sum(len(c.text.encode()) for c in chunks)
+    return 2 * int(vectors.size) * 4 + texts
+
+
+def _disk_full(parent: Path, need: int) -> DiskSpaceError:
+    free = shutil.disk_usage(parent).free
+    return DiskSpaceError(
+        f"not enough disk space in {parent} to write the index (about {need / 1e6:.1f} MB needed, "
+        f"{free / 1e6:.1f} MB free); free some space and run `rag index` again. The previous index is unchanged."
+    )
 
 
 def _prefix(index_dir: Path) -> str:

@@ -108,7 +108,7 @@ def update(
     progress = progress or NoProgress()
     index_dir = settings.index_path
     progress.step("reading documents")
-    documents, skipped = load_documents(paths, settings.home)
+    documents, skipped = load_documents(paths, settings.home, settings.max_document_mb)
     wanted = build_settings(embedder, settings)
     with store.lock(index_dir):
         try:

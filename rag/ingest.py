@@ -6,6 +6,19 @@ decoded from the encoding charset-normalizer detects (Windows-1258 and friends),
 reported. One unreadable file never stops the run: it is returned as `Skipped` with its
 reason, and so is every unsupported file.
 
+Hostile files are refused before a parser sees them, each with its reason: an empty
+file, something that is not a regular file (a FIFO, a device), a file over the size
+limit (`RAG_MAX_DOCUMENT_MB`, checked by `stat` before a byte is read), binary data in a
+text or HTML file (a NUL byte without a UTF-16/32 byte-order mark, or control characters
+in more than 1% of its first 100,000 characters), and a non-UTF-8 file under 64 bytes,
+too short for its encoding to be told from noise. A .docx is a zip: its directory alone
+is read first, and it is refused when it is no zip, when its parts would unpack to more
+than 200 MB in all, or when a part over 10 MB unpacks to more than 200 times its packed
+size (a zip bomb); nothing is decompressed to find out. A PDF with no text at all has no
+text layer (scanned pages): the reason says to OCR it. Deeply nested HTML needs no
+guard: libxml2 stops at 256 levels (text nested deeper is dropped, the text above kept)
+and 100,000 nested tags take well under a second.
+
 Cleaning, the same for every format, after `rag.text.normalize`:
 - navigation blocks are dropped: a line that is exactly a known navigation heading
   ("Tin cùng chuyên mục", "Xem tin theo ngày", "Tin liên quan", …) and the list-like
@@ -21,8 +34,11 @@ This module does not chunk, embed or index.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
+import stat
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +79,16 @@ FULL_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
 LIST_ITEM = re.compile(r"^[-–•*+]\s*")
 SENTENCE_END = '.!?…:;"”)'
 SHORT_LINE = 120
+MB = 1024 * 1024
+MIN_GUESS_BYTES = 64  # shorter non-UTF-8 files are not guessed at: random bytes pass for UTF-16 or Shift-JIS
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # control characters, not tab, line or page breaks
+BINARY_SHARE = 0.01  # more control characters than this share of the first BINARY_SAMPLE characters: binary
+BINARY_SAMPLE = 100_000
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # fmt: skip
+DOCX_MAX_UNPACKED_MB = 200
+DOCX_MAX_RATIO = 200  # a part over DOCX_RATIO_FROM_MB unpacking to more than this many times its packed size
+DOCX_RATIO_FROM_MB = 10
 
 
 class ReadError(Exception):
@@ -79,11 +105,36 @@ class Extracted:
 
 
 def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else the encoding charset-normalizer detects."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+    """UTF-8 (with or without BOM), UTF-16/32 with a BOM, else the encoding charset-normalizer detects; never binary.
+
+    >>> decode("Hòa bình".encode("utf-16"))
+    'Hòa bình'
+    >>> decode(b"\\x7fELF\\x02\\x01\\x01\\x00\\x00")
+    Traceback (most recent call last):
+    rag.ingest.ReadError: binary data, not text (it has NUL bytes)
+    """
+    encoding = next((name for bom, name in BOMS if data.startswith(bom)), None)
+    if encoding is not None:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            raise ReadError(f"starts like {encoding.upper()} text but is not; save it as UTF-8") from None
+    elif b"\x00" in data:
+        raise ReadError("binary data, not text (it has NUL bytes)")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = _guess_encoding(data)
+    sample = text[:BINARY_SAMPLE]
+    if sample and CONTROL.subn("", sample)[1] > BINARY_SHARE * len(sample):
+        raise ReadError("binary data, not text (it is full of control characters)")
+    return text
+
+
+def _guess_encoding(data: bytes) -> str:
+    if len(data) < MIN_GUESS_BYTES:
+        raise ReadError(f"not UTF-8, and too short ({len(data)} bytes) to tell its encoding; save it as UTF-8")
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -126,6 +177,8 @@ def read_pdf(path: Path) -> Extracted:
         title = reader.metadata.title if reader.metadata else None
     except PdfReadError as exc:
         raise ReadError(f"not a readable PDF ({exc})") from None
+    if not any(page.strip() for page in pages):
+        raise ReadError("no text layer (scanned or image-only pages?); OCR it first, e.g. `ocrmypdf in.pdf out.pdf`")
     # PDF text is wrapped at the page width: join a line to the next when no sentence ends there
     text = re.sub(r"(?<=[^\s.!?…:;])\n(?=[^\W_A-Z]|[0-9(])", _join_if_lower, "\n\n".join(pages))
     return Extracted(text, title=title or None)
@@ -136,10 +189,31 @@ def _join_if_lower(match: re.Match[str]) -> str:
     return " " if following.islower() or following.isdigit() or following == "(" else match.group()
 
 
+def check_zip(path: Path) -> None:
+    """Refuse a .docx that is no zip, or a zip bomb, from its directory alone: nothing is decompressed."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except zipfile.BadZipFile:
+        raise ReadError("not a .docx (not a zip archive, or a truncated one)") from None
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > DOCX_MAX_UNPACKED_MB * MB:
+        raise ReadError(
+            f"would unpack to {unpacked / MB:,.0f} MB, over the {DOCX_MAX_UNPACKED_MB} MB allowed a .docx (a zip bomb?)"
+        )
+    for part in parts:
+        if part.file_size > DOCX_RATIO_FROM_MB * MB and part.file_size > DOCX_MAX_RATIO * max(part.compress_size, 1):
+            raise ReadError(
+                f"its part {part.filename} would unpack to {part.file_size / MB:,.0f} MB, "
+                f"{part.file_size // max(part.compress_size, 1):,} times its packed size (a zip bomb?)"
+            )
+
+
 def read_docx(path: Path) -> Extracted:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    check_zip(path)
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, KeyError, ValueError) as exc:
@@ -191,7 +265,7 @@ def clean(raw: Extracted, fallback_title: str) -> tuple[str, str | None, str | N
         for line in body[:3]:
             if (m := FULL_DATE.search(line)) and (date := _iso(*m.groups())):
                 break
-    title = normalize(raw.title) if raw.title else None
+    title = normalize(raw.title or "") or None  # a blank title in a file's metadata is no title
     if len(body) > 1 and len(body[0]) <= 200 and not body[0].endswith(tuple(SENTENCE_END)):
         title = title or body[0]
         if body[0] == title:
@@ -242,13 +316,20 @@ def iter_files(paths: Iterable[Path]) -> Iterable[Path]:
             yield path
 
 
-def load_file(path: Path, home: Path) -> Document | Skipped:
-    """One file as a `Document`, or `Skipped` with the reason it could not be used."""
+def load_file(path: Path, home: Path, max_mb: float = 50) -> Document | Skipped:
+    """One file as a `Document`, or `Skipped` with the reason it could not be used; none over `max_mb` is read."""
     suffix = path.suffix.lower()
     shown = str(path)
     if suffix not in SUPPORTED:
         return Skipped(shown, f"unsupported type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}")
     try:
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            return Skipped(shown, "not a regular file (a pipe, a device or the like)")
+        if status.st_size == 0:
+            return Skipped(shown, "empty file (0 bytes)")
+        if status.st_size > max_mb * MB:
+            return Skipped(shown, f"{status.st_size / MB:.1f} MB, over the {max_mb:g} MB limit (RAG_MAX_DOCUMENT_MB)")
         content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
         raw = read_text(path) if suffix in TEXT_TYPES else READERS[suffix](path)
     except ReadError as exc:
@@ -265,15 +346,15 @@ def load_file(path: Path, home: Path) -> Document | Skipped:
     return Document(doc_id, shown, title, date, source, text, content_hash)
 
 
-def load_documents(paths: Sequence[Path], home: Path) -> tuple[list[Document], list[Skipped]]:
-    """Every supported file under `paths` as a `Document`; the rest as `Skipped`, with reasons."""
+def load_documents(paths: Sequence[Path], home: Path, max_mb: float = 50) -> tuple[list[Document], list[Skipped]]:
+    """Every supported file under `paths` as a `Document`; the rest as `Skipped`, with reasons (see `load_file`)."""
     documents: list[Document] = []
     skipped: list[Skipped] = []
     for path in iter_files(paths):
         if not path.exists():
             skipped.append(Skipped(str(path), "no such file or folder"))
             continue
-        result = load_file(path, home.resolve())
+        result = load_file(path, home.resolve(), max_mb)
         if isinstance(result, Document):
             if any(d.id == result.id for d in documents):
                 continue  # the same file reached twice (a folder and a file in it, or two spellings)

@@ -90,6 +90,13 @@ def place_tone(syllable: str) -> str:
     return unicodedata.normalize("NFC", base[: at + 1] + tone + base[at + 1 :])
 
 
+def _place_tone_in(word: re.Match[str]) -> str:
+    """`place_tone` on a word of NFC text, unless a combining mark follows it: the mark did not compose, so the word
+    is not Vietnamese, and moving its tone could let the mark compose (the output would not be NFC)."""
+    following = word.string[word.end() : word.end() + 1]
+    return word.group() if following and unicodedata.combining(following) else place_tone(word.group())
+
+
 def normalize(text: str, keep_lines: bool = False) -> str:
     """NFC, invisible characters removed, canonical tone marks, whitespace folded.
 
@@ -100,7 +107,7 @@ def normalize(text: str, keep_lines: bool = False) -> str:
     'Dòng một\\n\\ndòng hai'
     """
     text = unicodedata.normalize("NFC", text.translate(INVISIBLE))
-    text = LETTERS.sub(lambda m: place_tone(m.group()), text)
+    text = LETTERS.sub(_place_tone_in, text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not keep_lines:
         return " ".join(text.split())
@@ -128,7 +135,7 @@ def fold(text: str) -> str:
     text = normalize(text).casefold()
     text = NUMBER_SEPARATOR.sub("", text)
     text = LEADING_ZEROS.sub("", text)
-    return " ".join(NOT_WORD.sub(" ", text).split())
+    return normalize(NOT_WORD.sub(" ", text))  # again: a stray mark gone can leave a syllable to place a tone in
 
 
 def contains(haystack: str, needle: str) -> bool:

@@ -56,18 +56,18 @@ class Verdict:
 
 
 def cited_numbers(marker: str) -> list[int]:
-    """The passage numbers inside one `[...]` marker.
+    """The passage numbers inside one `[...]` marker (a number of ten digits or more names no passage: left out).
 
-    >>> cited_numbers("1, 3"), cited_numbers("2-4")
-    ([1, 3], [2, 3, 4])
+    >>> cited_numbers("1, 3"), cited_numbers("2-4"), cited_numbers("²; 99999999999")
+    ([1, 3], [2, 3, 4], [])
     """
     numbers: list[int] = []
-    for part in re.split(r"\s*[,;]\s*", marker):
-        if m := re.fullmatch(r"(\d+)\s*[–-]\s*(\d+)", part):
+    for part in re.split(r"\s*[,;]\s*", marker.strip()):
+        if m := re.fullmatch(r"0*(\d{1,9})\s*[–-]\s*0*(\d{1,9})", part):
             low, high = int(m.group(1)), int(m.group(2))
             numbers.extend(range(low, min(high, low + 20) + 1))
-        elif part.strip().isdigit():
-            numbers.append(int(part))
+        elif m := re.fullmatch(r"0*(\d{1,9})", part):
+            numbers.append(int(m.group(1)))
     return numbers
 
 
@@ -79,9 +79,11 @@ def split_claims(reply: str) -> list[tuple[str, list[int]]]:
     reply = re.sub(r"([.!?…])\s*((?:\[[^\]]*\]\s*)+)", lambda m: " " + m.group(2).strip() + m.group(1) + " ", reply)
     claims = []
     for a, b in split_sentences(reply):
-        sentence = reply[a:b]
-        cites = [n for m in CITATION.finditer(sentence) for n in cited_numbers(m.group(1))]
-        text = " ".join(CITATION.sub(" ", sentence).split())
+        sentence, cites = reply[a:b], []
+        while markers := list(CITATION.finditer(sentence)):  # again, for a marker inside one: "[9[1]]" leaves "[9 ]"
+            cites += [n for m in markers for n in cited_numbers(m.group(1))]
+            sentence = CITATION.sub(" ", sentence)
+        text = " ".join(sentence.split())
         text = re.sub(r"\s+([.,;:!?…])", r"\1", text)
         if fold(text):
             claims.append((text, cites))

@@ -20,6 +20,18 @@ from rag.generate import Message, Timings
 from rag.manifest import Part
 
 
+def _hypothesis_outside_the_checkout() -> None:
+    """Hypothesis keeps a cache folder (`.hypothesis/`); tests never write into the working directory."""
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "rag-tests-hypothesis")
+
+
+_hypothesis_outside_the_checkout()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--reliability-report", metavar="PATH", help="write the reliability suite's counts and figures there as JSON"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import CHECKOUT
-from rag.ingest import load_documents
+from rag.ingest import Extracted, clean, load_documents
 from rag.types import Document
 
 SEEDS = CHECKOUT / "seeds"
@@ -106,7 +106,7 @@ def test_bad_files_are_reported_and_the_rest_is_read(tmp_path: Path) -> None:
     assert [Path(d.path).name for d in documents] == ["good.txt"]
     reasons = {Path(s.path).name: s.reason for s in skipped}
     assert reasons["sheet.xlsx"].startswith("unsupported type .xlsx")
-    assert reasons["broken.docx"].startswith("not a readable .docx file (")
+    assert reasons["broken.docx"] == "not a .docx (not a zip archive, or a truncated one)"
     assert reasons["broken.pdf"].startswith("not a readable PDF (")
     assert reasons["empty.txt"] == "no text left after cleaning"
     assert reasons["missing.txt"] == "no such file or folder"
@@ -158,6 +158,12 @@ def test_content_that_looks_like_metadata_stays(tmp_path: Path) -> None:
     assert a.source == "baochinhphu.vn"
     assert a.text.startswith("Nguồn vốn đầu tư công") and "Theo Bộ Tài chính" in a.text
     assert b.text == "Hội nghị tổng kết công tác năm 2020"  # a one-line document is text, not only a title
+
+
+def test_a_blank_title_in_a_files_metadata_is_no_title() -> None:
+    # found by tests/reliability/test_properties.py: a title of spaces became the empty title
+    title, _, _, text = clean(Extracted("Một câu đủ dài.", title=" "), fallback_title="tệp")
+    assert (title, text) == ("Một câu đủ dài.", "Một câu đủ dài.")
 
 
 def test_the_same_file_twice_is_one_document(tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def test_the_model_never_sees_a_control_token_from_a_document_or_a_question(
         if "<|" in question:
             assert "<\u200d|im_start|>" in user  # defused, still readable
         assert "[9]" not in user.split("Câu hỏi:")[0]  # a document's own "[9]" is not shown as a passage number
-    tally.add("hostile inputs tried")
+    tally.add("prompt injections tried")
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_whatever_an_obeying_model_writes_is_verified_before_it_is_shown(
         assert_grounded(answer.text, answer.citations, retriever)
         if answer.mode == "generated":  # only what verification accepted: every sentence cited
             assert answer.citations and "<|" not in answer.text, answer
-        tally.add("hostile inputs tried")
+        tally.add("prompt injections tried")
 
 
 @pytest.mark.real
@@ -154,4 +154,4 @@ def test_the_real_model_stays_grounded_under_injection(real_settings: Settings, 
             assert contains(fold(answer.text), fold("30.087")), (answer.text, answer.reply)
         if answer.reply:  # the model ran: its prompt has the template's three turns and nothing more
             assert len(seen) == 1 and seen[0].count(start[0]) == 3, [ids.count(start[0]) for ids in seen]
-        tally.add("hostile inputs tried")
+        tally.add("prompt injections tried")
