@@ -107,7 +107,9 @@ class Library:
                 for name, path in accepted.items():
                     target = folder / name
                     previous = None
-                    if target.exists():
+                    if (
+                        target.exists() or target.is_symlink()
+                    ):  # a link, even dangling, is moved aside: never written through
                         previous = target.with_name(f".{name}.{uuid.uuid4().hex[:8]}.previous")
                         target.replace(previous)
                     placed[target] = previous

@@ -10,7 +10,6 @@ is made in `rag.render` (escaped there); retrieval, prompts and checking live in
 
 from __future__ import annotations
 
-import html
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -156,11 +155,11 @@ class Handlers:
         finally:
             for p in paths:  # Gradio's copy in its cache: kept or not, the document is no longer served from there
                 Path(p).unlink(missing_ok=True)
-        lines = [f"- Đã thêm: {html.escape(Path(d).name)}" for d in result.added]
-        lines += [f"- Đã cập nhật: {html.escape(Path(d).name)}" for d in result.changed]
-        lines += [f"- Không đổi (đã có): {html.escape(Path(d).name)}" for d in result.unchanged]
-        lines += [f"- Bị từ chối: {html.escape(s.path)} — {html.escape(s.reason)}" for s in result.refused]
-        lines += [f"- Bỏ qua: {html.escape(Path(s.path).name)} — {html.escape(s.reason)}" for s in result.skipped]
+        lines = [f"- Đã thêm: {shown(Path(d).name)}" for d in result.added]
+        lines += [f"- Đã cập nhật: {shown(Path(d).name)}" for d in result.changed]
+        lines += [f"- Không đổi (đã có): {shown(Path(d).name)}" for d in result.unchanged]
+        lines += [f"- Bị từ chối: {shown(s.path)} — {shown(s.reason)}" for s in result.refused]
+        lines += [f"- Bỏ qua: {shown(Path(s.path).name)} — {shown(s.reason)}" for s in result.skipped]
         return "\n".join(lines) + f"\n\nChỉ mục có {result.chunks} đoạn văn."
 
     def remove(self, doc_id: str | None) -> str:
@@ -172,7 +171,7 @@ class Handlers:
             removed = self.library.remove(doc_id)
         except RagError as exc:
             raise raise_for_user(exc) from None
-        return f"Đã xoá {html.escape(doc_id)}." if removed else f"{html.escape(doc_id)} không có trong chỉ mục."
+        return f"Đã xoá {shown(doc_id)}." if removed else f"{shown(doc_id)} không có trong chỉ mục."
 
     def current_model(self) -> str | None:
         name = getattr(self.pipeline.generator, "name", None)
@@ -185,19 +184,17 @@ class Handlers:
         """
         model = self.models.get(name)
         if model is None:
-            return f"Không có mô hình {html.escape(str(name))}.", gr.Dropdown(value=self.current_model())
+            return f"Không có mô hình {shown(str(name))}.", gr.Dropdown(value=self.current_model())
         if self.current_model() == name:
-            return f"Đang dùng {html.escape(name)}.", gr.skip()
+            return f"Đang dùng {shown(name)}.", gr.skip()
         with self._switch:
             try:
                 # both are in memory for a moment, so that the old one still answers when the new one fails to load
                 self.pipeline.generator = model.load()
             except RagError as exc:
-                return f"Không tải được {html.escape(name)}: {html.escape(str(exc))}", gr.Dropdown(
-                    value=self.current_model()
-                )
+                return f"Không tải được {shown(name)}: {shown(str(exc))}", gr.Dropdown(value=self.current_model())
             self.pipeline.warm_up()
-        return f"Đã chuyển sang {html.escape(name)}.", gr.skip()
+        return f"Đã chuyển sang {shown(name)}.", gr.skip()
 
 
 def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequence[Model] = ()) -> gr.Blocks:
@@ -266,7 +263,11 @@ def serve(
     app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, max_upload_mb: float = 20,
     block: bool = True,
 ) -> str:  # fmt: skip
-    """Launch on host:port (no share link; MCP tools at /gradio_api/mcp/); the local URL."""
+    """Launch on host:port (no share link; MCP tools at /gradio_api/mcp/ unless a login is asked for); the local URL.
+
+    Gradio's MCP server cannot pass a login on to the app (its tool calls are refused) while its routes answer
+    without one, so with `auth` there is no MCP server at all.
+    """
     login = tuple(auth.split(":", 1)) if auth else None
     app.queue(default_concurrency_limit=1, max_size=256)
     _, url, _ = app.launch(
@@ -274,8 +275,8 @@ def serve(
         server_port=port,
         share=False,
         auth=login,  # type: ignore[arg-type]
-        max_file_size=f"{max_upload_mb:g}mb",
-        mcp_server=True,
+        max_file_size=int(max_upload_mb * 1024 * 1024),  # bytes: Gradio reads only whole numbers in "0.5mb"
+        mcp_server=login is None,
         show_error=True,
         prevent_thread_lock=not block,
         quiet=True,

@@ -118,6 +118,7 @@ def test_rag_index_killed_at_random_points_always_leaves_an_index_that_opens(
         phase = rng.choice(list(PHASES))
         rc, _ = kill_during([sys.executable, "-m", "rag", "index", str(docs)], env, phase, rng)
         after = state(index_dir)  # it opens, and its parts agree (store.load checks that)
+        tally.add("documents lost", len(old.keys() - after.keys()))
         assert after in (old, new), f"trial {trial}: a state that is neither the old nor the new one"
         landed[f"{phase}: {'finished first' if rc == 0 else 'new state' if after == new else 'old state'}"] += 1
         result = rag(env, "index", str(docs))  # the next run takes the lock, clears the leftovers, completes
@@ -160,6 +161,7 @@ def test_a_damaged_index_is_a_clear_error_and_rebuild_recovers(
         assert_clear_error(rag(env, "search", "Văn phòng Quốc hội"), "rag index --rebuild")
         result = rag(env, "index", "--rebuild", str(docs))
         assert result.returncode == 0, (name, result.stderr)
+        tally.add("documents lost", len(good.keys() - state(index_dir).keys()))
         assert state(index_dir) == good, name
         tally.add("faults injected")
         tally.add("faults survived")
@@ -263,6 +265,7 @@ def test_a_full_disk_while_indexing_is_a_clear_error_and_the_index_is_kept(
         filler.write_bytes(b"\0" * (shutil.disk_usage(small_disk).free - room))
         result = rag(env, "index", str(docs), str(more))
         assert_clear_error(result, "not enough disk space", "previous index is unchanged")
+        tally.add("documents lost", len(before.keys() - state(index_dir).keys()))
         assert state(index_dir) == before, rule
         assert [p.name for p in small_disk.glob(".index-*")] == [index_dir.resolve().name], rule  # nothing half-built
         tally.add("faults injected")
