@@ -111,6 +111,7 @@ def update(
     documents, skipped = load_documents(paths, settings.home, settings.max_document_mb)
     wanted = build_settings(embedder, settings)
     with store.lock(index_dir):
+        store.remove_stale(index_dir)  # a killed run's folder goes now, even when this run has nothing to write
         try:
             previous = store.load(index_dir) if store.read_manifest(index_dir) is not None else None
         except IndexCorruptError:

@@ -45,6 +45,19 @@ def test_first_run_indexes_everything_and_a_second_run_nothing(corpus: Path) -> 
     assert len(embedder.embedded) == 3 and (corpus.parent / "data" / "index").resolve() == live
 
 
+def test_a_killed_runs_folder_is_removed_by_a_run_with_nothing_to_write(corpus: Path) -> None:
+    """A run killed after swapping the link leaves the previous folder; the next run removes it (found by the
+    SIGKILL trials of tests/reliability)."""
+    indexing.update([corpus], FakeEmbedder(), settings(corpus.parent))
+    index_dir = corpus.parent / "data" / "index"
+    left = index_dir.parent / ".index-left-by-a-killed-run"
+    left.mkdir()
+    (left / "vectors.npy").write_bytes(b"old")
+    again = indexing.update([corpus], FakeEmbedder(), settings(corpus.parent))
+    assert not again.written and not left.exists()
+    assert [p.name for p in index_dir.parent.glob(".index-*")] == [index_dir.resolve().name]
+
+
 def test_a_changed_document_is_the_only_one_embedded_again(corpus: Path) -> None:
     embedder = FakeEmbedder()
     indexing.update([corpus], embedder, settings(corpus.parent))
