@@ -1,4 +1,4 @@
-"""Indexing throughput and peak memory: `rag index` on the seeds and on N viwiki passages, each in a fresh process.
+"""Indexing throughput and peak memory: `rag index` on the seeds, the XQuAD-vi paragraphs and N viwiki passages.
 
 Each corpus is indexed into a new, empty index folder by a child process running the
 real `rag index` code, so the peak resident memory (the child's own, from `wait4`)
@@ -74,19 +74,27 @@ def measure(name: str, paths: list[Path], index_dir: Path, threads: int) -> dict
     return row
 
 
+def run(data: Path | None, viwiki: int, threads: int, workdir: Path) -> list[dict[str, object]]:
+    """Each corpus indexed afresh under `workdir`; the viwiki index stays there (`workdir/viwiki-index`)."""
+    rows = [measure("seeds", [CHECKOUT / "seeds"], workdir / "seeds-index", threads)]
+    if data is not None:
+        paragraphs = data / "xquad_vi" / "corpus_contexts"
+        rows.append(measure("xquad-vi paragraphs", [paragraphs], workdir / "xquad-index", threads))
+        if viwiki:
+            folder = write_passages(data / "viwiki", viwiki, workdir / "viwiki")
+            rows.append(measure(f"viwiki {viwiki}", [folder], workdir / "viwiki-index", threads))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=CHECKOUT.parent / "shared" / "data")
-    parser.add_argument("--viwiki", type=int, default=10000, help="viwiki passages to index (0: the seeds only)")
+    parser.add_argument("--viwiki", type=int, default=10000, help="viwiki passages to index (0: none)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=CHECKOUT / "bench" / "results" / "indexing.json")
     args = parser.parse_args(argv)
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        rows.append(measure("seeds", [CHECKOUT / "seeds"], Path(tmp) / "seeds-index", args.threads))
-        if args.viwiki:
-            folder = write_passages(args.data / "viwiki", args.viwiki, Path(tmp) / "viwiki")
-            rows.append(measure(f"viwiki {args.viwiki}", [folder], Path(tmp) / "viwiki-index", args.threads))
+        rows = run(args.data, args.viwiki, args.threads, Path(tmp))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2) + "\n")
     return 0

@@ -1,10 +1,14 @@
-"""Query latency (embed + search + fuse) at 1k to 100k chunks, 2 threads.
+"""Query latency (embed + search + fuse) at 1k to 100k chunks, exact FAISS against HNSW, and HNSW's recall@10.
 
-Chunks are real Vietnamese Wikipedia passages (`../shared/data/viwiki`), so BM25 works
-on real postings; their *vectors* are random unit vectors, because embedding 100k
-passages takes hours on 2 cores and exact FAISS search costs the same whatever the
-values. The questions are real (XQuAD-vi) and embedded by the real e5 for every search.
-Figures go to bench/results/search-latency.json.
+Chunks are real Vietnamese Wikipedia passages (`../shared/data/viwiki`), so BM25 works on real
+postings. Their vectors are the real e5 vectors of an index built from those passages when one is
+given (`--vectors-from`: `python -m bench` passes the index its indexing section built) for the
+sizes it covers, and random unit vectors beyond (embedding 100k passages takes hours on 2 cores
+with fp32; exact search costs the same whatever the values, but HNSW's recall does not, so each
+row says which vectors it used). The questions are real (XQuAD-vi) and embedded by the real e5
+for every search. For each size the same chunks and vectors are written twice, as an exact index
+and as HNSW (rag's own `index.write`), and searched by the same `Retriever` in turn; recall@10 is
+the share of exact search's 10 nearest vectors that HNSW also returns, over the questions.
 
     .venv/bin/python -m bench.search_latency --data ../shared/data --sizes 1000 10000 100000
 """
@@ -15,64 +19,113 @@ import argparse
 import gzip
 import itertools
 import json
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rag import index as store
-from rag.cli import load_embedder, run_edge
-from rag.config import load_settings
+from rag.config import CHECKOUT
+from rag.embed import Embedder
 from rag.retrieve import Retriever
 from rag.types import Chunk, Document
 
+RESULTS = CHECKOUT / "bench" / "results"
+
+
+def collection(data: Path, size: int, dim: int, real: store.Index | None) -> tuple[list[Chunk], np.ndarray, str]:
+    """`size` chunks and their vectors: the real index's first ones when it has enough, else passages + random."""
+    if real is not None and len(real.chunks) >= size:
+        return real.chunks[:size], real.vectors[:size], "e5"
+    with gzip.open(data / "viwiki" / "passages.jsonl.gz", "rt", encoding="utf-8") as f:
+        passages = [json.loads(line) for line in itertools.islice(f, size)]
+    chunks = [Chunk(f"c{i}", p["doc"], p["title"], None, 0, len(p["text"]), p["text"]) for i, p in enumerate(passages)]
+    vectors = np.random.default_rng(0).standard_normal((len(chunks), dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return chunks, vectors, "random"
+
+
+def timings(retriever: Retriever, questions: list[str], repeats: int) -> list[float]:
+    """Milliseconds per search: each question `repeats` times, the median of its runs."""
+    retriever.search(questions[0])  # warm-up
+    per_question = []
+    for q in questions:
+        runs = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            retriever.search(q, k=5)
+            runs.append(1000 * (time.perf_counter() - started))
+        per_question.append(statistics.median(runs))
+    return per_question
+
+
+def measure(
+    data: Path, size: int, embedder: Embedder, questions: list[str], repeats: int, real: store.Index | None
+) -> dict[str, Any]:
+    chunks, vectors, kind = collection(data, size, embedder.dim, real)
+    documents = [Document(d, d, d, None, None, "", "") for d in dict.fromkeys(c.doc_id for c in chunks)]
+    row: dict[str, Any] = {"chunks": len(chunks), "vectors": kind, "questions": len(questions), "repeats": repeats}
+    found = {}
+    q = embedder.embed(questions, "query")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, hnsw in (("exact", False), ("hnsw", True)):
+            settings = {"embedder": embedder.name, "embedder_fingerprint": embedder.fingerprint, "hnsw": hnsw}
+            started = time.perf_counter()
+            store.write(Path(tmp) / name, settings, documents, chunks, vectors)
+            row[f"{name} write_s"] = round(time.perf_counter() - started, 1)
+            index = store.load(Path(tmp) / name)
+            ms = timings(Retriever(index, embedder), questions, repeats)
+            row[f"{name} p50_ms"] = round(float(np.percentile(ms, 50)), 1)
+            row[f"{name} p95_ms"] = round(float(np.percentile(ms, 95)), 1)
+            found[name] = index.faiss_index.search(q, 10)[1]
+            del index
+    overlap = [len(set(a) & set(b)) / 10 for a, b in zip(found["exact"], found["hnsw"], strict=True)]
+    row["hnsw recall@10"] = round(float(np.mean(overlap)), 4)
+    row["hnsw ef_search"] = store.HNSW_EF_SEARCH
+    return row
+
+
+def run(
+    data: Path, sizes: list[int], questions: int = 100, repeats: int = 3, vectors_from: Path | None = None
+) -> list[dict[str, Any]]:
+    from rag.cli import load_embedder
+    from rag.config import load_settings
+
+    embedder = load_embedder(load_settings(n_threads=2))
+    lines = (data / "xquad_vi" / "questions.jsonl").read_text("utf-8").split("\n")
+    asked = [json.loads(line)["question"] for line in lines[:questions]]
+    real = store.load(vectors_from) if vectors_from else None
+    rows = []
+    for size in sizes:
+        row = measure(data, size, embedder, asked, repeats, real)
+        print(row, flush=True)
+        rows.append(row)
+    return rows
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    from rag.cli import run_edge
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=CHECKOUT.parent / "shared" / "data")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--questions", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=Path("bench/results/search-latency.json"))
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each question; its median counts")
+    parser.add_argument("--vectors-from", type=Path, help="an index of viwiki passages whose real vectors to use")
+    parser.add_argument("--out", type=Path, default=RESULTS / "search-latency.json")
     args = parser.parse_args(argv)
 
-    def run() -> int:
-        settings = load_settings(n_threads=2)
-        embedder = load_embedder(settings)
-        lines = (args.data / "xquad_vi" / "questions.jsonl").read_text("utf-8").split("\n")
-        questions = [json.loads(line)["question"] for line in lines[: args.questions]]
-        with gzip.open(args.data / "viwiki" / "passages.jsonl.gz", "rt", encoding="utf-8") as f:
-            passages = [json.loads(line) for line in itertools.islice(f, max(args.sizes))]
-        rng = np.random.default_rng(0)
-        results = []
-        for size in args.sizes:
-            chunks = [Chunk(f"c{i}", p["doc"], p["title"], None, 0, len(p["text"]), p["text"])
-                      for i, p in enumerate(passages[:size])]  # fmt: skip
-            documents = [Document(d, d, d, None, None, "", "") for d in dict.fromkeys(c.doc_id for c in chunks)]
-            vectors = rng.standard_normal((size, embedder.dim)).astype(np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            index_settings = {"embedder": embedder.name, "embedder_fingerprint": embedder.fingerprint}
-            with tempfile.TemporaryDirectory() as tmp:
-                started = time.perf_counter()
-                store.write(Path(tmp) / "index", index_settings, documents, chunks, vectors)
-                write_s = time.perf_counter() - started
-                retriever = Retriever(store.load(Path(tmp) / "index"), embedder)
-                retriever.search(questions[0])  # warm-up
-                times = []
-                for q in questions:
-                    t = time.perf_counter()
-                    retriever.search(q, k=5)
-                    times.append(1000 * (time.perf_counter() - t))
-            row = {"chunks": size, "write_s": round(write_s, 1), "p50_ms": round(float(np.percentile(times, 50)), 1),
-                   "p95_ms": round(float(np.percentile(times, 95)), 1)}  # fmt: skip
-            results.append(row)
-            print(row, flush=True)
+    def go() -> int:
+        rows = run(args.data, args.sizes, args.questions, args.repeats, args.vectors_from)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        args.out.write_text(json.dumps(rows, indent=2) + "\n")
         return 0
 
-    return run_edge(run)
+    return run_edge(go)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.console import Console
 
+from rag import embed, indexing, models
 from rag import index as store
-from rag import indexing, models
 from rag.config import Settings, describe, load_settings
-from rag.embed import SentenceTransformerEmbedder
+from rag.embed import Embedder
 from rag.errors import ConfigError, QuestionError, RagError
 from rag.manifest import Manifest, ModelEntry, load_manifest
 from rag.payloads import answer_json, hits_json
@@ -118,11 +118,11 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+def load_embedder(settings: Settings) -> Embedder:
     manifest = load_manifest(settings.manifest_path)
     path = models.embedder_path(settings, manifest)
     name = settings.embedder if settings.embedder_path is None else str(path)
-    return SentenceTransformerEmbedder.load(path, settings.n_threads, name=name)
+    return embed.load(path, settings.n_threads, name, settings.embedder_backend)
 
 
 def cmd_index(args: argparse.Namespace) -> int:

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     embedder_path: Path | None = Field(
         None, description="A local sentence-transformers folder to use instead of the manifest embedder."
     )
+    embedder_backend: Literal["openvino", "torch"] = Field(
+        "openvino",
+        description="Runtime of the embedder: OpenVINO (the default model's export, several times faster on a CPU, "
+        "bfloat16 where the CPU has it; a folder without an export runs on torch) or torch (fp32).",
+    )
     n_threads: int = Field(
         default_factory=lambda: max(1, os.cpu_count() or 1),
         ge=1,

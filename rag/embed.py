@@ -64,6 +64,23 @@ def _model_kwargs(path: Path) -> dict[str, object]:
     return {"add_pooling_layer": False} if model_type in {"bert", "roberta", "xlm-roberta"} else {}
 
 
+Backend = Literal["openvino", "torch"]
+
+
+def load(path: Path, n_threads: int = 2, name: str | None = None, backend: Backend = "openvino") -> Embedder:
+    """The embedder in `path`, run by `backend`: OpenVINO where the folder holds its export (`rag models
+    install` writes one for the default model), else torch through sentence-transformers (a folder of
+    your own without an export, or `backend="torch"`). The fingerprint names the runtime too, so an index
+    built by one is rebuilt, not mixed, when the other is configured."""
+    name = name or path.name
+    if backend == "openvino":
+        from rag import openvino
+
+        if (path / openvino.EXPORT).is_file():
+            return openvino.OpenVINOEmbedder.load(path, n_threads, name, fingerprint(path) + "-openvino")
+    return SentenceTransformerEmbedder.load(path, n_threads, name)
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local folder; `load` does the expensive part."""
 

@@ -73,15 +73,31 @@ def lock(index_dir: Path) -> Iterator[None]:
         yield
 
 
+# HNSW graph: neighbours per node, and the breadth of the search when building and when searching.
+# 128 at search time keeps recall@10 against exact search at or above 0.99 (bench/search_latency.py).
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
+
+
 def build_faiss(vectors: np.ndarray, hnsw: bool) -> Any:
     import faiss
 
     dim = vectors.shape[1]
-    inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT) if hnsw else faiss.IndexFlatIP(dim)
+    inner: Any = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT) if hnsw else faiss.IndexFlatIP(dim)
+    if hnsw:
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     index = faiss.IndexIDMap2(inner) if not hnsw else faiss.IndexIDMap(inner)
     if len(vectors):
         index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
     return index
+
+
+def set_ef_search(faiss_index: Any, ef: int) -> None:
+    """The search breadth of an HNSW index (read from disk it has FAISS's default, 16); exact indexes need none."""
+    import faiss
+
+    inner = faiss.downcast_index(getattr(faiss_index, "index", faiss_index))
+    if isinstance(inner, faiss.IndexHNSW):
+        inner.hnsw.efSearch = ef
 
 
 def _fsync_file(path: Path) -> None:
@@ -229,6 +245,7 @@ def load(index_dir: Path) -> Index:
         chunks = [Chunk(**line) for line in _jsonl(folder / "chunks.jsonl")]
         vectors = np.load(folder / "vectors.npy")
         faiss_index = faiss.read_index(str(folder / "faiss.index"))
+        set_ef_search(faiss_index, HNSW_EF_SEARCH)
         bm25 = BM25.load(folder)
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
         raise IndexCorruptError(f"the index at {index_dir} is damaged ({exc}); {REBUILD}.") from None

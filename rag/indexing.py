@@ -34,7 +34,9 @@ from rag.models import NoProgress, Progress
 from rag.text import NORMALIZATION_VERSION
 from rag.types import Chunk, Document, Skipped
 
-BATCH = 32
+# Chunks handed to the embedder at a time: it sorts them by length and batches them, so a larger
+# group pads less (about 10% faster with OpenVINO than groups of 32); progress moves once a group.
+BATCH = 256
 
 
 @dataclass(frozen=True)

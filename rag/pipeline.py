@@ -63,9 +63,8 @@ class Pipeline:
 
         The cheap checks come first, so a missing index or model is reported before seconds of loading.
         """
+        from rag import embed, models
         from rag import index as store
-        from rag import models
-        from rag.embed import SentenceTransformerEmbedder
         from rag.generate import HttpGenerator, LlamaGenerator
         from rag.manifest import load_manifest
 
@@ -74,7 +73,7 @@ class Pipeline:
         embedder_dir = models.embedder_path(settings, manifest)
         index = store.load(settings.index_path)
         name = settings.embedder if settings.embedder_path is None else str(embedder_dir)
-        embedder = SentenceTransformerEmbedder.load(embedder_dir, settings.n_threads, name=name)
+        embedder = embed.load(embedder_dir, settings.n_threads, name, settings.embedder_backend)
         retriever = Retriever(index, embedder, settings.dense_weight, settings.fusion)
         generator: Generator
         if gguf is None:

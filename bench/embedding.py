@@ -1,0 +1,209 @@
+"""Embedding backends side by side: throughput, and retrieval quality on XQuAD-vi, from the same weights.
+
+Backends: torch fp32 through sentence-transformers (the reference); OpenVINO, the export
+`rag models install` writes and the default (OpenVINO computes in bfloat16 on CPUs that have it:
+the results' machine says whether this one does); the same with fp32 forced; ONNX Runtime, fp32
+and dynamically int8-quantised (MatMul weights, per channel), exported here from the same folder.
+sentence-transformers' own `backend="onnx"` / `"openvino"` need optimum-onnx / optimum-intel,
+which cannot be installed beside transformers 5.23 (pip: ResolutionImpossible; optimum-onnx pins
+transformers < 4.58, optimum-intel < 5.6), so the same runtimes are called directly, with the
+same tokenizer, prompts, batching and pooling.
+
+Throughput: `--texts` viwiki passages as passages, batch 32, 2 threads, the median of 3 runs
+after a warm-up. Quality: the 240 XQuAD-vi paragraphs indexed with the backend (rag.indexing),
+then every question searched: recall@1 and @5 for the default hybrid ranking and dense alone,
+and the cosine of each backend's vectors to torch's on the throughput passages.
+
+    .venv/bin/python -m bench.embedding --data ../shared/data --texts 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.config import CHECKOUT, load_settings
+from rag.embed import Embedder, SentenceTransformerEmbedder, fingerprint
+from rag.openvino import OpenVINOEmbedder
+
+RESULTS = CHECKOUT / "bench" / "results"
+
+
+class OnnxRun:
+    """An ONNX Runtime session called the way `OpenVINOEmbedder` calls its compiled model."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self.session.run(None, {k: v.astype(np.int64) for k, v in feeds.items()})
+
+
+def export_onnx(folder: Path, out: Path) -> tuple[Path, Path]:
+    """fp32 and int8 ONNX files of the folder's encoder with its pooling (as rag.openvino exports it)."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel, AutoTokenizer
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, encoder: Any) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(states.dtype)
+            return torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1).clamp(min=1e-9), p=2, dim=1)
+
+    encoder = AutoModel.from_pretrained(str(folder), attn_implementation="eager", add_pooling_layer=False).eval()
+    example = AutoTokenizer.from_pretrained(str(folder))(["passage: xin chào", "a"], padding=True, return_tensors="pt")
+    fp32, int8 = out / "model.onnx", out / "model-int8.onnx"
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}, "vector": {0: "batch"}}
+    torch.onnx.export(Pooled(encoder), (example["input_ids"], example["attention_mask"]), str(fp32), dynamo=False,
+                      opset_version=17, input_names=["input_ids", "attention_mask"], output_names=["vector"],
+                      dynamic_axes=axes)  # fmt: skip
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                     per_channel=True)  # fmt: skip
+    return fp32, int8
+
+
+def backends(folder: Path, work: Path, threads: int) -> dict[str, Callable[[], Embedder]]:
+    fp = fingerprint(folder)
+
+    def onnx(path: Path, tag: str) -> Embedder:
+        embedder = OpenVINOEmbedder.load(folder, threads, "e5", fp + tag)
+        embedder.compiled = OnnxRun(path, threads)
+        return embedder
+
+    def exported() -> tuple[Path, Path]:
+        if not (work / "model.onnx").exists():
+            export_onnx(folder, work)
+        return work / "model.onnx", work / "model-int8.onnx"
+
+    return {
+        "torch fp32": lambda: SentenceTransformerEmbedder.load(folder, threads, "e5"),
+        "openvino (default)": lambda: OpenVINOEmbedder.load(folder, threads, "e5", fp + "-openvino"),
+        "openvino f32": lambda: OpenVINOEmbedder.load(folder, threads, "e5", fp + "-openvino-f32", "f32"),
+        "onnxruntime fp32": lambda: onnx(exported()[0], "-onnx"),
+        "onnxruntime int8": lambda: onnx(exported()[1], "-onnx-int8"),
+    }
+
+
+def recall(embedder: Embedder, data: Path, work: Path) -> dict[str, float]:
+    """recall@1 and @5 of the hybrid ranking and of dense alone over the XQuAD-vi paragraphs, every question."""
+    from rag import index as store
+    from rag import indexing
+    from rag.retrieve import Retriever
+    from rag.text import normalize
+
+    settings = load_settings(index_dir=work / f"index-{embedder.fingerprint}", n_threads=2)
+    indexing.update([data / "xquad_vi" / "corpus_contexts"], embedder, settings)
+    index = store.load(settings.index_path)
+    questions = [json.loads(line) for line in (data / "xquad_vi" / "questions.jsonl").open(encoding="utf-8")]
+    asked = [normalize(q["question"]) for q in questions]  # what `Retriever.search` embeds
+    cached = dict(zip(asked, embedder.embed(asked, "query"), strict=True))  # one batched call: the same vectors
+
+    class Cached:
+        name, dim, fingerprint = embedder.name, embedder.dim, embedder.fingerprint
+
+        def embed(self, texts: list[str], kind: str) -> np.ndarray:
+            return np.stack([cached[t] for t in texts])
+
+        def count_tokens(self, text: str) -> int:
+            return embedder.count_tokens(text)
+
+    scores = {}
+    for label, weight in (("", 0.5), ("dense ", 1.0)):
+        retriever = Retriever(index, Cached(), dense_weight=weight)  # type: ignore[arg-type]
+        ranks = []
+        for q in questions:
+            docs = list(dict.fromkeys(Path(h.chunk.doc_id).name for h in retriever.search(q["question"], k=20)))
+            ranks.append(docs.index(q["source_context"]) + 1 if q["source_context"] in docs else 99)
+        scores[f"{label}recall@1"] = round(float(np.mean([r <= 1 for r in ranks])), 4)
+        scores[f"{label}recall@5"] = round(float(np.mean([r <= 5 for r in ranks])), 4)
+    return scores
+
+
+def passages(data: Path, count: int) -> list[str]:
+    with gzip.open(data / "viwiki" / "passages.jsonl.gz", "rt", encoding="utf-8") as f:
+        return [f"{p['title']}\n{p['text']}" for p in map(json.loads, itertools.islice(f, count))]
+
+
+def run(
+    data: Path, texts: int = 1000, threads: int = 2, smoke: bool = False, only: list[str] | None = None
+) -> list[dict[str, Any]]:
+    settings = load_settings(n_threads=threads)
+    from rag import models
+    from rag.manifest import load_manifest
+
+    folder = models.embedder_path(settings, load_manifest(settings.manifest_path))
+    sample = passages(data, texts)
+    rows: list[dict[str, Any]] = []
+    reference: np.ndarray | None = None
+    with tempfile.TemporaryDirectory(prefix="rag-embedding-") as tmp:
+        for name, make in backends(folder, Path(tmp), threads).items():
+            if only and name not in only:
+                continue
+            embedder = make()
+            embedder.embed(sample[:32], "passage")  # warm-up
+            times, vectors = [], np.zeros((0, 0))
+            for _ in range(1 if smoke else 3):
+                started = time.perf_counter()
+                vectors = embedder.embed(sample, "passage")
+                times.append(time.perf_counter() - started)
+            reference = vectors if reference is None else reference
+            row: dict[str, Any] = {
+                "backend": name,
+                "texts": len(sample),
+                "texts_per_s": round(len(sample) / statistics.median(times), 1),
+            }
+            row["cosine to torch"] = round(float((vectors * reference).sum(axis=1).min()), 6)
+            if not smoke or name.startswith(("torch", "openvino (default)")):
+                row |= recall(embedder, data, Path(tmp))
+            rows.append(row)
+            print(row, flush=True)
+            del embedder
+    base = rows[0]
+    for row in rows:
+        row["speed-up"] = round(row["texts_per_s"] / base["texts_per_s"], 2)
+        if "recall@5" in row and "recall@5" in base:
+            row["recall@5 change"] = round(100 * (row["recall@5"] - base["recall@5"]), 2)  # points
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rag.cli import run_edge
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=CHECKOUT.parent / "shared" / "data")
+    parser.add_argument("--texts", type=int, default=1000, help="viwiki passages embedded for throughput")
+    parser.add_argument("--only", nargs="+", help="backend names to run (default: all)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "embedding.json")
+    args = parser.parse_args(argv)
+
+    def go() -> int:
+        rows = run(args.data, args.texts, only=args.only)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(rows, indent=2) + "\n")
+        return 0
+
+    return run_edge(go)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

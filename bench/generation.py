@@ -1,0 +1,191 @@
+"""Generation: time to first token and tokens/s through the pipeline, against llama-cpp-python called directly.
+
+For each language model, the real pipeline (retrieval over a seeds index, evidence, prompt,
+the model through `LlamaGenerator`, the check) answers answerable seeds questions; a recorder
+keeps the exact messages it sent. The same messages then go straight to
+`Llama.create_chat_completion` with the same decoding (greedy, the same token limit). Each
+question is measured both ways, side by side, in two cache states:
+- cached: the system prompt is in llama.cpp's KV cache (what the app does: `warm_up`),
+- cold: the cache is emptied first (`Llama.reset`), so the whole prompt is evaluated.
+Time to first token is from the call to the first piece of text; tokens/s counts llama.cpp's
+generated tokens over the time from the first piece to the last. The overhead is the pipeline's
+median over the direct median, minus one. Questions the pipeline answers without the model
+(abstained, extractive by rule) are skipped. One question is asked first and not counted.
+
+    .venv/bin/python -m bench.generation --questions 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.config import CHECKOUT, Settings, load_settings
+from rag.generate import LlamaGenerator, Message
+
+RESULTS = CHECKOUT / "bench" / "results"
+MODELS = ("qwen2.5-coder-0.5b-instruct-q4_k_m", "qwen2.5-coder-1.5b-instruct-q4_k_m")
+
+
+class Recorder:
+    """A `Generator` that passes everything to `inner` and keeps the last messages it was sent."""
+
+    def __init__(self, inner: LlamaGenerator) -> None:
+        self.inner = inner
+        self.messages: list[Message] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        self.messages = list(messages)
+        return self.inner.stream(messages, max_tokens)
+
+
+def seeds_questions(n: int) -> list[str]:
+    rows = [json.loads(line) for line in (CHECKOUT / "eval" / "seeds_qa.jsonl").open(encoding="utf-8")]
+    return [r["question"] for r in rows if r["answerable"] and not r["history"]][:n]
+
+
+def timed(pieces: Iterator[Any]) -> tuple[float, float, str]:
+    """Drain a stream: (ms to the first text piece, ms to the last, the text)."""
+    started = time.perf_counter()
+    first = last = 0.0
+    text = []
+    for piece in pieces:
+        if isinstance(piece, str) and piece:
+            last = (time.perf_counter() - started) * 1000
+            first = first or last
+            text.append(piece)
+    return first, last, "".join(text)
+
+
+def direct(generator: LlamaGenerator, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+    """llama-cpp-python itself, with the pipeline's decoding settings."""
+    chunks = generator.llm.create_chat_completion(
+        messages=[{"role": m.role, "content": m.content} for m in messages],
+        max_tokens=max_tokens,
+        temperature=0.0,
+        top_k=1,
+        repeat_penalty=1.0,
+        stream=True,
+    )
+    for chunk in chunks:
+        piece = chunk["choices"][0]["delta"].get("content")
+        if piece:
+            yield piece
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 1) if values else 0.0
+
+
+def p95(values: list[float]) -> float:
+    return round(sorted(values)[round(0.95 * (len(values) - 1))], 1) if values else 0.0
+
+
+def measure_model(settings: Settings, model: str, questions: list[str], index_dir: Path) -> dict[str, Any]:
+    from rag import index as store
+    from rag import models
+    from rag.cli import load_embedder
+    from rag.manifest import load_manifest
+    from rag.pipeline import Pipeline
+    from rag.retrieve import Retriever
+
+    settings = settings.model_copy(update={"llm": model, "index_dir": index_dir})
+    path = models.llm_path(settings, load_manifest(settings.manifest_path))
+    generator = LlamaGenerator.load(path, settings.n_ctx, settings.n_threads, name=model)
+    recorder = Recorder(generator)
+    retriever = Retriever(store.load(settings.index_path), load_embedder(settings), settings.dense_weight)
+    pipeline = Pipeline.from_settings(settings, retriever, recorder)  # type: ignore[arg-type]
+    pipeline.warm_up()
+    limit = settings.answer_tokens
+    runs: dict[str, dict[str, list[float]]] = {
+        f"{way} {cache}": {"ttft_ms": [], "tok_s": []} for way in ("pipeline", "direct") for cache in ("cached", "cold")
+    }
+    asked = 0
+    for i, question in enumerate(questions):
+        recorder.messages = []
+        pipeline.ask(question)  # the first is the warm-up; the others find which questions reach the model
+        if not recorder.messages or i == 0:
+            continue
+        messages = recorder.messages
+        asked += 1
+        for cache in ("cached", "cold"):
+            order = ("pipeline", "direct") if asked % 2 else ("direct", "pipeline")  # neither always goes first
+            for way in order:
+                if cache == "cached":
+                    generator.warm_up(pipeline.system)
+                else:
+                    generator.llm.reset()
+                before = generator._counters()
+                stream = pipeline.stream(question) if way == "pipeline" else direct(generator, messages, limit)
+                first, last, _ = timed(stream)
+                tokens = generator._counters()[3] - before[3]
+                runs[f"{way} {cache}"]["ttft_ms"].append(first)
+                if tokens > 1 and last > first:
+                    runs[f"{way} {cache}"]["tok_s"].append((tokens - 1) / ((last - first) / 1000))
+    row: dict[str, Any] = {"model": model, "questions": asked, "threads": settings.n_threads}
+    for name, values in runs.items():
+        row[f"{name} ttft_ms p50"] = median(values["ttft_ms"])
+        row[f"{name} ttft_ms p95"] = p95(values["ttft_ms"])
+        row[f"{name} tok_s p50"] = median(values["tok_s"])
+    for cache in ("cached", "cold"):
+        p, d = row[f"pipeline {cache} ttft_ms p50"], row[f"direct {cache} ttft_ms p50"]
+        row[f"overhead {cache} ttft %"] = round(100 * (p / d - 1), 1) if d else None
+        p, d = row[f"pipeline {cache} tok_s p50"], row[f"direct {cache} tok_s p50"]
+        row[f"overhead {cache} tok_s %"] = round(100 * (d / p - 1), 1) if p else None
+    del pipeline, retriever, recorder, generator
+    return row
+
+
+def seeds_index(settings: Settings, folder: Path) -> Path:
+    """The seeds indexed into `folder` (the user's own index is left alone)."""
+    from rag import indexing
+    from rag.cli import load_embedder
+
+    settings = settings.model_copy(update={"index_dir": folder})
+    indexing.update([CHECKOUT / "seeds"], load_embedder(settings), settings)
+    return folder
+
+
+def run(questions: int, models: Sequence[str] = MODELS, threads: int = 2) -> list[dict[str, Any]]:
+    settings = load_settings(n_threads=threads)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        index_dir = seeds_index(settings, Path(tmp) / "index")
+        for model in models:
+            row = measure_model(settings, model, seeds_questions(questions + 1), index_dir)
+            print(row, flush=True)
+            rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rag.cli import run_edge
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--questions", type=int, default=8, help="seeds questions measured per model")
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS / "generation.json")
+    args = parser.parse_args(argv)
+
+    def go() -> int:
+        rows = run(args.questions, args.models, args.threads)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(rows, indent=2) + "\n")
+        return 0
+
+    return run_edge(go)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The running app's resident memory with the default models: idle, and while answering over the API.
+
+`rag serve` starts on a free 127.0.0.1 port (with `index_dir`, if given, as its index), and is read
+from /proc after it says it is ready and has sat idle for two seconds; then seeds questions go to
+`/ask` through `gradio_client` one after another while its memory is sampled every 0.2 s.
+Reported: idle, the highest sample while answering, and the kernel's peak (VmHWM).
+
+    .venv/bin/python -m bench.memory --questions 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.app import rss_mb
+from bench.load import seeds_questions, served
+from rag.config import CHECKOUT
+
+RESULTS = CHECKOUT / "bench" / "results"
+
+
+def run(questions: int, index_dir: Path | None = None) -> dict[str, Any]:
+    from gradio_client import Client
+
+    env = dict(os.environ) | ({"RAG_INDEX_DIR": str(index_dir)} if index_dir else {})
+    with served(env) as (url, pid):
+        time.sleep(2)
+        idle = rss_mb(pid)[0]
+        sampled = [idle]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.2):
+                sampled.append(rss_mb(pid)[0])
+
+        watcher = threading.Thread(target=sample, daemon=True)
+        watcher.start()
+        try:
+            client = Client(url, verbose=False)
+            for question in seeds_questions(questions):
+                client.predict(question, [], api_name="/ask")
+        finally:
+            stop.set()
+            watcher.join()
+        peak = rss_mb(pid)[1]
+    row = {"questions": questions, "idle_rss_mb": round(idle), "answering_rss_mb": round(max(sampled)),
+           "peak_rss_mb": round(peak)}  # fmt: skip
+    print(row, flush=True)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--questions", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULTS / "memory.json")
+    args = parser.parse_args(argv)
+    row = run(args.questions)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(row, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
