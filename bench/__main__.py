@@ -10,8 +10,9 @@ Sections, in order (`--only` picks some):
   generation   time to first token and tokens/s, the pipeline against llama-cpp-python called
                directly with the same prompt, with the system prompt cached and cold; 0.5B and 1.5B
   memory       the running app's resident memory, idle and while answering
-`--smoke` runs every section on a tiny size (what CI runs: it proves the command works; its
-figures mean nothing). Figures depend on the machine being otherwise idle.
+`--only` runs some sections and keeps the others' last results in bench.json. `--smoke` runs every
+section on a tiny size (what CI runs: it proves the command works; its figures mean nothing).
+Figures depend on the machine being otherwise idle.
 
     .venv/bin/python -m bench --data ../shared/data            # the README's figures
     .venv/bin/python -m bench --data ../shared/data --full     # 100,000 viwiki passages indexed too
@@ -65,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     viwiki = 100_000 if args.full else args.viwiki
     sizes = [300, 1000] if args.smoke else [1000, 10_000, 100_000]
     results: dict[str, Any] = {"machine": machine(), "smoke": args.smoke, "started": time.strftime("%Y-%m-%d %H:%M")}
+    previous = args.out / "bench.json"
+    if set(args.only) != set(SECTIONS) and previous.is_file():  # a partial run keeps the other sections' results
+        kept = json.loads(previous.read_text(encoding="utf-8"))
+        if kept.get("smoke") == args.smoke:
+            results = kept | {"machine": results["machine"]}
 
     def section(name: str, work: Any) -> None:
         if name in args.only:
@@ -72,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             results[name] = work()
             results.setdefault("seconds", {})[name] = round(time.perf_counter() - started)
+            results.setdefault("measured", {})[name] = time.strftime("%Y-%m-%d %H:%M")
 
     def go() -> int:
         from bench import embedding, generation, indexing, memory, search_latency
@@ -79,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
             work = Path(tmp)
             section("indexing", lambda: indexing.run(args.data, 200 if args.smoke else viwiki, 2, work))
-            section("embedding", lambda: embedding.run(args.data, 64 if args.smoke else 1000, smoke=args.smoke))
+            section("embedding", lambda: embedding.run(args.data, 64 if args.smoke else 300, smoke=args.smoke))
             real: Path | None = work / "viwiki-index"
             real = real if real and real.exists() else None
             asked, repeats = (5, 1) if args.smoke else (100, 3)

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,25 @@ def rss_mb(pid: int) -> tuple[float, float]:
     """(resident now, peak resident) of a process, in MB, from /proc."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+@contextmanager
+def sampling(pid: int, every_s: float = 0.2) -> Iterator[list[float]]:
+    """The resident memory of `pid` (MB), sampled every `every_s` while the block runs, into the list it yields."""
+    samples = [rss_mb(pid)[0]]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(every_s):
+            samples.append(rss_mb(pid)[0])
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        watcher.join()
 
 
 def questions(n: int) -> list[str]:
@@ -92,34 +113,22 @@ def browse(url: str, asked: list[str], pid: int) -> dict[str, Any]:
     sys.path.insert(0, str(CHECKOUT / "tests"))
     from conftest import chromium_page
 
-    first, done, sampled = [], [], [0.0]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.2):
-            sampled.append(rss_mb(pid)[0])
-
-    watcher = threading.Thread(target=sample, daemon=True)
-    watcher.start()
-    try:
-        with chromium_page() as page:
-            for question in asked:
-                page.goto(url)
-                page.fill("#question textarea", question)
-                clicked = time.perf_counter()
-                page.click("#send")
-                # the placeholder "…" is replaced by the first streamed words (or the final answer)
-                page.wait_for_function(
-                    "() => { const m = document.querySelectorAll('#chat .bot'); const t = m.length ? "
-                    "m[m.length - 1].innerText.trim() : ''; return t && t !== '…'; }",
-                    timeout=120_000,
-                )
-                first.append((time.perf_counter() - clicked) * 1000)
-                page.wait_for_selector("#sources .rag-mode", timeout=120_000)
-                done.append((time.perf_counter() - clicked) * 1000)
-    finally:
-        stop.set()
-        watcher.join()
+    first, done = [], []
+    with sampling(pid) as sampled, chromium_page() as page:
+        for question in asked:
+            page.goto(url)
+            page.fill("#question textarea", question)
+            clicked = time.perf_counter()
+            page.click("#send")
+            # the placeholder "…" is replaced by the first streamed words (or the final answer)
+            page.wait_for_function(
+                "() => { const m = document.querySelectorAll('#chat .bot'); const t = m.length ? "
+                "m[m.length - 1].innerText.trim() : ''; return t && t !== '…'; }",
+                timeout=120_000,
+            )
+            first.append((time.perf_counter() - clicked) * 1000)
+            page.wait_for_selector("#sources .rag-mode", timeout=120_000)
+            done.append((time.perf_counter() - clicked) * 1000)
 
     def pct(values: list[float], q: float) -> int:
         return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]) if len(values) > 1 else 0

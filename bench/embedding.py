@@ -14,7 +14,7 @@ after a warm-up. Quality: the 240 XQuAD-vi paragraphs indexed with the backend (
 then every question searched: recall@1 and @5 for the default hybrid ranking and dense alone,
 and the cosine of each backend's vectors to torch's on the throughput passages.
 
-    .venv/bin/python -m bench.embedding --data ../shared/data --texts 1000
+    .venv/bin/python -m bench.embedding --data ../shared/data --texts 300
 """
 
 from __future__ import annotations
@@ -58,23 +58,13 @@ def export_onnx(folder: Path, out: Path) -> tuple[Path, Path]:
     """fp32 and int8 ONNX files of the folder's encoder with its pooling (as rag.openvino exports it)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import AutoModel, AutoTokenizer
 
-    class Pooled(torch.nn.Module):
-        def __init__(self, encoder: Any) -> None:
-            super().__init__()
-            self.encoder = encoder
+    from rag.openvino import traceable
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(states.dtype)
-            return torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1).clamp(min=1e-9), p=2, dim=1)
-
-    encoder = AutoModel.from_pretrained(str(folder), attn_implementation="eager", add_pooling_layer=False).eval()
-    example = AutoTokenizer.from_pretrained(str(folder))(["passage: xin chào", "a"], padding=True, return_tensors="pt")
+    module, example = traceable(folder)
     fp32, int8 = out / "model.onnx", out / "model-int8.onnx"
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}, "vector": {0: "batch"}}
-    torch.onnx.export(Pooled(encoder), (example["input_ids"], example["attention_mask"]), str(fp32), dynamo=False,
+    torch.onnx.export(module, example, str(fp32), dynamo=False,
                       opset_version=17, input_names=["input_ids", "attention_mask"], output_names=["vector"],
                       dynamic_axes=axes)  # fmt: skip
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
@@ -187,22 +177,17 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench import report
     from rag.cli import run_edge
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=CHECKOUT.parent / "shared" / "data")
-    parser.add_argument("--texts", type=int, default=1000, help="viwiki passages embedded for throughput")
+    parser.add_argument("--texts", type=int, default=300, help="viwiki passages embedded for throughput")
     parser.add_argument("--only", nargs="+", help="backend names to run (default: all)")
     parser.add_argument("--out", type=Path, default=RESULTS / "embedding.json")
     args = parser.parse_args(argv)
 
-    def go() -> int:
-        rows = run(args.data, args.texts, only=args.only)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(rows, indent=2) + "\n")
-        return 0
-
-    return run_edge(go)
+    return run_edge(lambda: report.save(run(args.data, args.texts, only=args.only), args.out))
 
 
 if __name__ == "__main__":

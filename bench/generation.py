@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import CHECKOUT, Settings, load_settings
-from rag.generate import LlamaGenerator, Message
+from rag.generate import GREEDY, LlamaGenerator, Message
 
 RESULTS = CHECKOUT / "bench" / "results"
 MODELS = ("qwen2.5-coder-0.5b-instruct-q4_k_m", "qwen2.5-coder-1.5b-instruct-q4_k_m")
@@ -69,14 +69,8 @@ def timed(pieces: Iterator[Any]) -> tuple[float, float, str]:
 
 def direct(generator: LlamaGenerator, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
     """llama-cpp-python itself, with the pipeline's decoding settings."""
-    chunks = generator.llm.create_chat_completion(
-        messages=[{"role": m.role, "content": m.content} for m in messages],
-        max_tokens=max_tokens,
-        temperature=0.0,
-        top_k=1,
-        repeat_penalty=1.0,
-        stream=True,
-    )
+    turns = [{"role": m.role, "content": m.content} for m in messages]
+    chunks = generator.llm.create_chat_completion(messages=turns, max_tokens=max_tokens, stream=True, **GREEDY)
     for chunk in chunks:
         piece = chunk["choices"][0]["delta"].get("content")
         if piece:
@@ -111,13 +105,16 @@ def measure_model(settings: Settings, model: str, questions: list[str], index_di
         f"{way} {cache}": {"ttft_ms": [], "tok_s": []} for way in ("pipeline", "direct") for cache in ("cached", "cold")
     }
     asked = 0
+    prompt_tokens, prompt_rates = [], []  # what the model evaluated before its first token (system prompt cached)
     for i, question in enumerate(questions):
         recorder.messages = []
-        pipeline.ask(question)  # the first is the warm-up; the others find which questions reach the model
+        answer = pipeline.ask(question)  # the first is the warm-up; the others find which questions reach the model
         if not recorder.messages or i == 0:
             continue
         messages = recorder.messages
         asked += 1
+        prompt_tokens.append(answer.timings.prompt_tokens)
+        prompt_rates.append(answer.timings.prompt_tokens / max(answer.timings.prompt_ms, 1e-9) * 1000)
         for cache in ("cached", "cold"):
             order = ("pipeline", "direct") if asked % 2 else ("direct", "pipeline")  # neither always goes first
             for way in order:
@@ -133,6 +130,7 @@ def measure_model(settings: Settings, model: str, questions: list[str], index_di
                 if tokens > 1 and last > first:
                     runs[f"{way} {cache}"]["tok_s"].append((tokens - 1) / ((last - first) / 1000))
     row: dict[str, Any] = {"model": model, "questions": asked, "threads": settings.n_threads}
+    row |= {"prompt tokens p50": median(prompt_tokens), "prompt eval tok_s p50": median(prompt_rates)}
     for name, values in runs.items():
         row[f"{name} ttft_ms p50"] = median(values["ttft_ms"])
         row[f"{name} ttft_ms p95"] = p95(values["ttft_ms"])
@@ -169,6 +167,7 @@ def run(questions: int, models: Sequence[str] = MODELS, threads: int = 2) -> lis
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench import report
     from rag.cli import run_edge
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -178,13 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "generation.json")
     args = parser.parse_args(argv)
 
-    def go() -> int:
-        rows = run(args.questions, args.models, args.threads)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(rows, indent=2) + "\n")
-        return 0
-
-    return run_edge(go)
+    return run_edge(lambda: report.save(run(args.questions, args.models, args.threads), args.out))
 
 
 if __name__ == "__main__":

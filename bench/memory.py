@@ -1,6 +1,6 @@
 """The running app's resident memory with the default models: idle, and while answering over the API.
 
-`rag serve` starts on a free 127.0.0.1 port (with `index_dir`, if given, as its index), and is read
+`rag serve` starts on a free 127.0.0.1 port (over the seeds, indexed into a temporary folder), and is read
 from /proc after it says it is ready and has sat idle for two seconds; then seeds questions go to
 `/ask` through `gradio_client` one after another while its memory is sampled every 0.2 s.
 Reported: idle, the highest sample while answering, and the kernel's peak (VmHWM).
@@ -11,15 +11,14 @@ Reported: idle, the highest sample while answering, and the kernel's peak (VmHWM
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import threading
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.app import rss_mb
+from bench.app import rss_mb, sampling
 from bench.load import seeds_questions, served
 from rag.config import CHECKOUT
 
@@ -27,28 +26,23 @@ RESULTS = CHECKOUT / "bench" / "results"
 
 
 def run(questions: int, index_dir: Path | None = None) -> dict[str, Any]:
+    """The app over `index_dir`, or over the seeds indexed afresh into a temporary folder (never the user's index)."""
+    if index_dir is None:
+        from bench.generation import seeds_index
+        from rag.config import load_settings
+
+        with tempfile.TemporaryDirectory(prefix="rag-memory-") as tmp:
+            return run(questions, seeds_index(load_settings(), Path(tmp) / "index"))
     from gradio_client import Client
 
-    env = dict(os.environ) | ({"RAG_INDEX_DIR": str(index_dir)} if index_dir else {})
+    env = dict(os.environ) | {"RAG_INDEX_DIR": str(index_dir)}
     with served(env) as (url, pid):
         time.sleep(2)
         idle = rss_mb(pid)[0]
-        sampled = [idle]
-        stop = threading.Event()
-
-        def sample() -> None:
-            while not stop.wait(0.2):
-                sampled.append(rss_mb(pid)[0])
-
-        watcher = threading.Thread(target=sample, daemon=True)
-        watcher.start()
-        try:
+        with sampling(pid) as sampled:
             client = Client(url, verbose=False)
             for question in seeds_questions(questions):
                 client.predict(question, [], api_name="/ask")
-        finally:
-            stop.set()
-            watcher.join()
         peak = rss_mb(pid)[1]
     row = {"questions": questions, "idle_rss_mb": round(idle), "answering_rss_mb": round(max(sampled)),
            "peak_rss_mb": round(peak)}  # fmt: skip
@@ -61,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=5)
     parser.add_argument("--out", type=Path, default=RESULTS / "memory.json")
     args = parser.parse_args(argv)
-    row = run(args.questions)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(row, indent=2) + "\n")
-    return 0
+    from bench import report
+    from rag.cli import run_edge
+
+    return run_edge(lambda: report.save(run(args.questions), args.out))
 
 
 if __name__ == "__main__":

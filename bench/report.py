@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.search_latency import EF_SWEEP
+
 Row = dict[str, Any]
+
+
+def save(results: Any, out: Path) -> int:
+    """Write one section's results as JSON (a section run as a command of its own); exit code 0."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"written to {out}")
+    return 0
 
 
 def table(rows: list[Row], columns: list[str]) -> str:
@@ -30,8 +41,12 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if value is None:
             return
         met = value >= goal if higher else value <= goal
-        miss = (goal / value if higher else value / goal) if value else float("inf")
-        verdict = "met" if met else f"missed ({miss:.1f}× {'too slow' if higher else 'over'})"
+        if met:
+            verdict = "met"
+        elif higher:
+            verdict = f"missed by {goal - value:.3g}" + (f" ({goal / value:.2f}× too slow)" if "/s" in unit else "")
+        else:
+            verdict = f"missed by {value - goal:.3g} {unit} ({value / goal:.2f}× the target)"
         checks.append((name, f"{value:,.3g} {unit}".strip(), verdict, where))
 
     for row in results.get("indexing", []):
@@ -66,8 +81,14 @@ SECTIONS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "latency": ("Query latency (embed + search + fuse), exact against HNSW", lambda rows: table(rows, [
         "chunks", "vectors", "exact p50_ms", "exact p95_ms", "hnsw p50_ms", "hnsw p95_ms", "hnsw recall@10",
         "exact write_s", "hnsw write_s"])),
+    "hnsw": ("HNSW recall@10 against exact search, by search breadth (efSearch)", lambda rows: table(
+        [{"chunks": r["chunks"], "vectors": r["vectors"], "exact search_ms": r.get("exact search_ms", ""),
+          **{f"ef {ef}": f"{r[f'hnsw ef {ef} recall@10']:.3f} ({r[f'hnsw ef {ef} search_ms']} ms)"
+             for ef in EF_SWEEP if f"hnsw ef {ef} recall@10" in r}} for r in rows],
+        ["chunks", "vectors", "exact search_ms", *(f"ef {ef}" for ef in EF_SWEEP)])),
     "generation": ("Generation: the pipeline against llama-cpp-python directly", lambda rows: table(rows, [
-        "model", "questions", "pipeline cached ttft_ms p50", "direct cached ttft_ms p50", "overhead cached ttft %",
+        "model", "questions", "prompt tokens p50", "prompt eval tok_s p50",
+        "pipeline cached ttft_ms p50", "direct cached ttft_ms p50", "overhead cached ttft %",
         "pipeline cold ttft_ms p50", "direct cold ttft_ms p50", "overhead cold ttft %",
         "pipeline cached tok_s p50", "direct cached tok_s p50", "overhead cached tok_s %"])),
     "memory": ("The app's resident memory (MB)", lambda row: table([row], [
@@ -84,8 +105,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"seconds per section: {results.get('seconds', {})}",
     ]
     for name, (title, render) in SECTIONS.items():
-        if name in results:
-            parts.append(f"## {title}\n\n{render(results[name])}")
+        rows = results.get("latency" if name == "hnsw" else name)
+        if rows:
+            parts.append(f"## {title}\n\n{render(rows)}")
     checks = targets(results)
     if checks:
         columns = ["target", "measured", "verdict", "from"]

@@ -8,7 +8,8 @@ with fp32; exact search costs the same whatever the values, but HNSW's recall do
 row says which vectors it used). The questions are real (XQuAD-vi) and embedded by the real e5
 for every search. For each size the same chunks and vectors are written twice, as an exact index
 and as HNSW (rag's own `index.write`), and searched by the same `Retriever` in turn; recall@10 is
-the share of exact search's 10 nearest vectors that HNSW also returns, over the questions.
+the share of exact search's 10 nearest vectors that HNSW also returns, over the questions, at rag's
+search breadth (efSearch) and at others (with the FAISS search alone timed: all questions at once).
 
     .venv/bin/python -m bench.search_latency --data ../shared/data --sizes 1000 10000 100000
 """
@@ -35,6 +36,7 @@ from rag.retrieve import Retriever
 from rag.types import Chunk, Document
 
 RESULTS = CHECKOUT / "bench" / "results"
+EF_SWEEP = (64, 128, 256, 512, 1024)  # HNSW search breadths whose recall@10 is reported
 
 
 def collection(data: Path, size: int, dim: int, real: store.Index | None) -> tuple[list[Chunk], np.ndarray, str]:
@@ -81,12 +83,26 @@ def measure(
             ms = timings(Retriever(index, embedder), questions, repeats)
             row[f"{name} p50_ms"] = round(float(np.percentile(ms, 50)), 1)
             row[f"{name} p95_ms"] = round(float(np.percentile(ms, 95)), 1)
+            started = time.perf_counter()
             found[name] = index.faiss_index.search(q, 10)[1]
+            row[f"{name} search_ms"] = round(1000 * (time.perf_counter() - started) / len(q), 2)
+            if hnsw:  # recall and the search alone (no embedding, no BM25) at other breadths, then rag's own
+                for ef in EF_SWEEP:
+                    store.set_ef_search(index.faiss_index, ef)
+                    started = time.perf_counter()
+                    ids = index.faiss_index.search(q, 10)[1]
+                    row[f"hnsw ef {ef} search_ms"] = round(1000 * (time.perf_counter() - started) / len(q), 2)
+                    row[f"hnsw ef {ef} recall@10"] = recall_at_10(found["exact"], ids)
+                store.set_ef_search(index.faiss_index, store.HNSW_EF_SEARCH)
             del index
-    overlap = [len(set(a) & set(b)) / 10 for a, b in zip(found["exact"], found["hnsw"], strict=True)]
-    row["hnsw recall@10"] = round(float(np.mean(overlap)), 4)
+    row["hnsw recall@10"] = recall_at_10(found["exact"], found["hnsw"])
     row["hnsw ef_search"] = store.HNSW_EF_SEARCH
     return row
+
+
+def recall_at_10(exact: np.ndarray, approximate: np.ndarray) -> float:
+    """The share of exact search's 10 nearest that the approximate search also returns, averaged over queries."""
+    return round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, approximate, strict=True)])), 4)
 
 
 def run(
@@ -108,6 +124,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench import report
     from rag.cli import run_edge
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -119,13 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "search-latency.json")
     args = parser.parse_args(argv)
 
-    def go() -> int:
-        rows = run(args.data, args.sizes, args.questions, args.repeats, args.vectors_from)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(rows, indent=2) + "\n")
-        return 0
-
-    return run_edge(go)
+    return run_edge(
+        lambda: report.save(run(args.data, args.sizes, args.questions, args.repeats, args.vectors_from), args.out)
+    )
 
 
 if __name__ == "__main__":

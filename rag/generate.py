@@ -29,6 +29,9 @@ import httpx
 
 from rag.errors import GeneratorError
 
+# Greedy decoding, as llama-cpp-python's `create_chat_completion` takes it.
+GREEDY: dict[str, Any] = {"temperature": 0.0, "top_k": 1, "repeat_penalty": 1.0}
+
 
 @dataclass(frozen=True)
 class Message:
@@ -103,10 +106,8 @@ class LlamaGenerator:
             chunks = self.llm.create_chat_completion(
                 messages=[{"role": m.role, "content": m.content} for m in messages],
                 max_tokens=max_tokens,
-                temperature=0.0,
-                top_k=1,
-                repeat_penalty=1.0,
                 stream=True,
+                **GREEDY,
             )
             try:
                 for chunk in chunks:

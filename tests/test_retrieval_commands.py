@@ -36,6 +36,7 @@ def test_seeds_retrieval_scores_every_configuration(tmp_path: Path, capsys: pyte
 def test_indexing_benchmark_measures_the_seeds_in_a_child_process(tmp_path: Path) -> None:
     out = tmp_path / "indexing.json"
     assert bench_indexing.main(["--viwiki", "0", "--out", str(out)]) == 0
-    (row,) = json.loads(out.read_text())
+    row, paragraphs = json.loads(out.read_text())
     assert row["corpus"] == "seeds" and row["documents"] == 5 and row["embedded"] == row["chunks"] > 0
-    assert row["chunks_per_s"] > 0 and row["peak_rss_mb"] > 100  # the child loaded torch and the model
+    assert row["chunks_per_s"] > 0 and row["peak_rss_mb"] > 100  # the child loaded the runtime and the model
+    assert (paragraphs["corpus"], paragraphs["documents"]) == ("xquad-vi paragraphs", 240)
