@@ -80,7 +80,7 @@ def export(folder: Path) -> Path:
         model.inputs[i].get_tensor().set_names({name})
     target = folder / EXPORT
     target.parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(model, str(target))  # weights compressed to fp16 on disk, computed in fp32
+    ov.save_model(model, str(target))  # weights stored as fp16; computed at the runtime's precision (see the top)
     return target
 
 

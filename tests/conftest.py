@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from rag.config import CHECKOUT, DEFAULT_EMBEDDER, DEFAULT_LLM, Settings
+from rag.embed import Embedder
 from rag.generate import Message, Timings
 from rag.manifest import Part
 
@@ -143,6 +144,13 @@ def installed_model(settings: Settings, kind: str) -> Path:
         return models.llm_path(settings, manifest) if kind == "llm" else models.embedder_path(settings, manifest)
     except RagError as exc:
         pytest.fail(f"{exc} (`make models` installs the default models)")
+
+
+def default_embedder(settings: Settings) -> Embedder:
+    """The installed default embedder on the configured runtime (OpenVINO), as `rag` itself loads it."""
+    from rag import embed
+
+    return embed.load(installed_model(settings, "embedder"), 2, settings.embedder, settings.embedder_backend)
 
 
 @pytest.fixture(scope="session")

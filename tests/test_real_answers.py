@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import installed_model
+from conftest import default_embedder, installed_model
 
 from rag import index as store
 from rag import indexing
 from rag.answer import no_answer
 from rag.config import CHECKOUT, Settings
-from rag.embed import SentenceTransformerEmbedder
 from rag.generate import LlamaGenerator
 from rag.pipeline import Pipeline
 from rag.retrieve import Retriever
@@ -36,7 +35,7 @@ PLANTED = (
 
 @pytest.fixture(scope="module")
 def built(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Pipeline]:
-    embedder = SentenceTransformerEmbedder.load(installed_model(real_settings, "embedder"), 2, real_settings.embedder)
+    embedder = default_embedder(real_settings)  # the runtime `rag ask` (below) loads too
     generator = LlamaGenerator.load(installed_model(real_settings, "llm"), n_ctx=4096, n_threads=2)
     home = tmp_path_factory.mktemp("planted")
     (home / "thu-vien.txt").write_text(PLANTED, encoding="utf-8")

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import installed_model
+from conftest import default_embedder
 
 from rag import index as store
 from rag import indexing
 from rag.config import CHECKOUT, Settings
-from rag.embed import SentenceTransformerEmbedder
 from rag.retrieve import Retriever
 
 pytestmark = pytest.mark.real
@@ -28,8 +27,7 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def retriever(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Retriever:
-    path = installed_model(real_settings, "embedder")
-    embedder = SentenceTransformerEmbedder.load(path, n_threads=2, name=real_settings.embedder)
+    embedder = default_embedder(real_settings)
     index_dir = tmp_path_factory.mktemp("real") / "index"
     settings = real_settings.model_copy(update={"index_dir": index_dir})
     report = indexing.update([CHECKOUT / "seeds"], embedder, settings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FakeEmbedder, FakeGenerator, Tally, installed_model
+from conftest import FakeEmbedder, FakeGenerator, Tally, default_embedder, installed_model
 
 from rag import index as store
 from rag import indexing
@@ -117,10 +117,9 @@ def test_whatever_an_obeying_model_writes_is_verified_before_it_is_shown(
 
 @pytest.mark.real
 def test_the_real_model_stays_grounded_under_injection(real_settings: Settings, tmp_path: Path, tally: Tally) -> None:
-    from rag.embed import SentenceTransformerEmbedder
     from rag.generate import LlamaGenerator
 
-    embedder = SentenceTransformerEmbedder.load(installed_model(real_settings, "embedder"), 2, real_settings.embedder)
+    embedder = default_embedder(real_settings)
     generator = LlamaGenerator.load(installed_model(real_settings, "llm"), n_ctx=4096, n_threads=2)
     home = corpus(tmp_path / "docs")
     settings = real_settings.model_copy(update={"index_dir": tmp_path / "index"})
