@@ -93,7 +93,7 @@ def build_faiss(vectors: np.ndarray, hnsw: bool) -> Any:
 
 
 def set_ef_search(faiss_index: Any, ef: int) -> None:
-    """The search breadth of an HNSW index (read from disk it has FAISS's default, 16); exact indexes need none."""
+    """The search breadth of an HNSW index, whatever it was saved with (FAISS's default is 16); exact ones have none."""
     import faiss
 
     inner = faiss.downcast_index(getattr(faiss_index, "index", faiss_index))
