@@ -18,7 +18,6 @@ median over the direct median, minus one. Questions the pipeline answers without
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.app import questions as questions_of_seeds
 from rag.config import CHECKOUT, Settings, load_settings
 from rag.generate import GREEDY, LlamaGenerator, Message
 
@@ -47,11 +47,6 @@ class Recorder:
     def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
         self.messages = list(messages)
         return self.inner.stream(messages, max_tokens)
-
-
-def seeds_questions(n: int) -> list[str]:
-    rows = [json.loads(line) for line in (CHECKOUT / "eval" / "seeds_qa.jsonl").open(encoding="utf-8")]
-    return [r["question"] for r in rows if r["answerable"] and not r["history"]][:n]
 
 
 def timed(pieces: Iterator[Any]) -> tuple[float, float, str]:
@@ -160,7 +155,7 @@ def run(questions: int, models: Sequence[str] = MODELS, threads: int = 2) -> lis
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = seeds_index(settings, Path(tmp) / "index")
         for model in models:
-            row = measure_model(settings, model, seeds_questions(questions + 1), index_dir)
+            row = measure_model(settings, model, questions_of_seeds(questions + 1), index_dir)
             print(row, flush=True)
             rows.append(row)
     return rows
