@@ -31,19 +31,30 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.results import RESULTS
 from rag.config import CHECKOUT
 
 SECTIONS = ("indexing", "embedding", "latency", "generation", "memory")
-RESULTS = CHECKOUT / "bench" / "results"
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())  # fmt: skip
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     memory = next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line)
     flags = set(Path("/proc/cpuinfo").read_text().split())
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(int(memory) / 1024**2, 1),
-            "bf16": bool(flags & {"avx512_bf16", "amx_bf16"}), "python": platform.python_version()}  # fmt: skip
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(int(memory) / 1024**2, 1),
+        "bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+        "python": platform.python_version(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from bench import report
-    from rag.cli import run_edge
+    from rag.edge import run_edge
 
     viwiki = 100_000 if args.full else args.viwiki
     sizes = [300, 1000] if args.smoke else [1000, 10_000, 100_000]

@@ -27,9 +27,8 @@ from typing import Any
 
 import httpx
 
+from bench.results import RESULTS
 from rag.config import CHECKOUT
-
-RESULTS = CHECKOUT / "bench" / "results"
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -74,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://127.0.0.1:{port}/"
     log = Path(tempfile.mkstemp(prefix="rag-serve-", suffix=".log")[1])
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)],
-                              stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port)], stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
     try:
         while True:
             if server.poll() is not None:
@@ -99,19 +99,22 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=1, ensure_ascii=False), encoding="utf-8")
     print(f"| server ready | {figures['ready_s']:.1f} s |")
-    print(f"| first streamed words visible, p50 / p95 | {figures['first_visible_ms_p50']:,} / "
-          f"{figures['first_visible_ms_p95']:,} ms |")  # fmt: skip
+    print(
+        f"| first streamed words visible, p50 / p95 | {figures['first_visible_ms_p50']:,} / "
+        f"{figures['first_visible_ms_p95']:,} ms |"
+    )
     print(f"| answer and sources shown, p50 / p95 | {figures['done_ms_p50']:,} / {figures['done_ms_p95']:,} ms |")
-    print(f"| resident memory idle / while answering (max sampled) / peak | {figures['idle_rss_mb']:,} / "
-          f"{figures['answering_rss_mb']:,} / {figures['peak_rss_mb']:,} MB |")  # fmt: skip
+    print(
+        f"| resident memory idle / while answering (max sampled) / peak | {figures['idle_rss_mb']:,} / "
+        f"{figures['answering_rss_mb']:,} / {figures['peak_rss_mb']:,} MB |"
+    )
     print(f"written to {args.out}")
     return 0
 
 
 def browse(url: str, asked: list[str], pid: int) -> dict[str, Any]:
     """Ask each question on a fresh page; time from the click to the first words, and to the sources panel."""
-    sys.path.insert(0, str(CHECKOUT / "tests"))
-    from conftest import chromium_page
+    from bench.browser import chromium_page
 
     first, done = [], []
     with sampling(pid) as sampled, chromium_page() as page:

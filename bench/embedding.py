@@ -33,11 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.results import RESULTS
 from rag.config import CHECKOUT, load_settings
 from rag.embed import Embedder, SentenceTransformerEmbedder, fingerprint
 from rag.openvino import OpenVINOEmbedder
-
-RESULTS = CHECKOUT / "bench" / "results"
 
 
 class OnnxRun:
@@ -64,11 +63,19 @@ def export_onnx(folder: Path, out: Path) -> tuple[Path, Path]:
     module, example = traceable(folder)
     fp32, int8 = out / "model.onnx", out / "model-int8.onnx"
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}, "vector": {0: "batch"}}
-    torch.onnx.export(module, example, str(fp32), dynamo=False,
-                      opset_version=17, input_names=["input_ids", "attention_mask"], output_names=["vector"],
-                      dynamic_axes=axes)  # fmt: skip
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
-                     per_channel=True)  # fmt: skip
+    torch.onnx.export(
+        module,
+        example,
+        str(fp32),
+        dynamo=False,
+        opset_version=17,
+        input_names=["input_ids", "attention_mask"],
+        output_names=["vector"],
+        dynamic_axes=axes,
+    )
+    quantize_dynamic(
+        str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"], per_channel=True
+    )
     return fp32, int8
 
 
@@ -96,8 +103,7 @@ def backends(folder: Path, work: Path, threads: int) -> dict[str, Callable[[], E
 
 def recall(embedder: Embedder, data: Path, work: Path) -> dict[str, float]:
     """recall@1 and @5 of the hybrid ranking and of dense alone over the XQuAD-vi paragraphs, every question."""
-    from rag import index as store
-    from rag import indexing
+    from rag import indexing, store
     from rag.retrieve import Retriever
     from rag.text import normalize
 
@@ -177,8 +183,8 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench import report
-    from rag.cli import run_edge
+    from bench.results import save
+    from rag.edge import run_edge
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=CHECKOUT.parent / "shared" / "data")
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "embedding.json")
     args = parser.parse_args(argv)
 
-    return run_edge(lambda: report.save(run(args.data, args.texts, only=args.only), args.out))
+    return run_edge(lambda: save(run(args.data, args.texts, only=args.only), args.out))
 
 
 if __name__ == "__main__":

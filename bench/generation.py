@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.app import questions as questions_of_seeds
+from bench.results import RESULTS
 from rag.config import CHECKOUT, Settings, load_settings
-from rag.generate import GREEDY, LlamaGenerator, Message
+from rag.generate import GREEDY, LlamaGenerator, Message, Stream
 
-RESULTS = CHECKOUT / "bench" / "results"
 MODELS = ("qwen2.5-coder-0.5b-instruct-q4_k_m", "qwen2.5-coder-1.5b-instruct-q4_k_m")
 
 
@@ -44,7 +44,7 @@ class Recorder:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Stream:
         self.messages = list(messages)
         return self.inner.stream(messages, max_tokens)
 
@@ -81,18 +81,14 @@ def p95(values: list[float]) -> float:
 
 
 def measure_model(settings: Settings, model: str, questions: list[str], index_dir: Path) -> dict[str, Any]:
-    from rag import index as store
-    from rag import models
-    from rag.cli import load_embedder
-    from rag.manifest import load_manifest
+    from rag import embed, store
     from rag.pipeline import Pipeline
     from rag.retrieve import Retriever
 
     settings = settings.model_copy(update={"llm": model, "index_dir": index_dir})
-    path = models.llm_path(settings, load_manifest(settings.manifest_path))
-    generator = LlamaGenerator.load(path, settings.n_ctx, settings.n_threads, name=model)
+    generator = LlamaGenerator.from_settings(settings)
     recorder = Recorder(generator)
-    retriever = Retriever(store.load(settings.index_path), load_embedder(settings), settings.dense_weight)
+    retriever = Retriever(store.load(settings.index_path), embed.from_settings(settings), settings.dense_weight)
     pipeline = Pipeline.from_settings(settings, retriever, recorder)  # type: ignore[arg-type]
     pipeline.warm_up()
     limit = settings.answer_tokens
@@ -141,11 +137,10 @@ def measure_model(settings: Settings, model: str, questions: list[str], index_di
 
 def seeds_index(settings: Settings, folder: Path) -> Path:
     """The seeds indexed into `folder` (the user's own index is left alone)."""
-    from rag import indexing
-    from rag.cli import load_embedder
+    from rag import embed, indexing
 
     settings = settings.model_copy(update={"index_dir": folder})
-    indexing.update([CHECKOUT / "seeds"], load_embedder(settings), settings)
+    indexing.update([CHECKOUT / "seeds"], embed.from_settings(settings), settings)
     return folder
 
 
@@ -162,8 +157,8 @@ def run(questions: int, models: Sequence[str] = MODELS, threads: int = 2) -> lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench import report
-    from rag.cli import run_edge
+    from bench.results import save
+    from rag.edge import run_edge
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=int, default=8, help="seeds questions measured per model")
@@ -172,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "generation.json")
     args = parser.parse_args(argv)
 
-    return run_edge(lambda: report.save(run(args.questions, args.models, args.threads), args.out))
+    return run_edge(lambda: save(run(args.questions, args.models, args.threads), args.out))
 
 
 if __name__ == "__main__":

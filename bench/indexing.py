@@ -24,20 +24,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.config import CHECKOUT
+from rag import embed, indexing
+from rag.config import CHECKOUT, load_settings
 
-CHILD = """
-import json, sys
-from pathlib import Path
-from rag import indexing
-from rag.cli import load_embedder
-from rag.config import load_settings
-settings = load_settings(index_dir=Path(sys.argv[1]), n_threads=int(sys.argv[2]))
-embedder = load_embedder(settings)
-report = indexing.update([Path(p) for p in sys.argv[3:]], embedder, settings)
-print(json.dumps({"documents": len(report.added), "chunks": report.total_chunks, "embedded": report.embedded,
-                  "embed_s": report.embed_seconds, "skipped": len(report.skipped)}))
-"""
+
+def child(index_dir: Path, threads: int, paths: list[Path]) -> None:
+    """What the measured process runs: `rag index` on `paths` into `index_dir`; its report as one JSON line."""
+    settings = load_settings(index_dir=index_dir, n_threads=threads)
+    report = indexing.update(paths, embed.from_settings(settings), settings)
+    summary = {
+        "documents": len(report.added),
+        "chunks": report.total_chunks,
+        "embedded": report.embedded,
+        "embed_s": report.embed_seconds,
+        "skipped": len(report.skipped),
+    }
+    print(json.dumps(summary))
 
 
 def write_passages(viwiki: Path, count: int, folder: Path) -> Path:
@@ -51,13 +53,22 @@ def write_passages(viwiki: Path, count: int, folder: Path) -> Path:
 
 def measure(name: str, paths: list[Path], index_dir: Path, threads: int) -> dict[str, object]:
     started = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(index_dir), str(threads), *map(str, paths)],
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.indexing",
+            "--child",
+            str(index_dir.resolve()),
+            str(threads),
+            *(str(p.resolve()) for p in paths),
+        ],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=CHECKOUT,  # where `bench` is a package
     )
-    out = child.stdout.read() if child.stdout else ""
-    _, status, usage = os.wait4(child.pid, 0)  # the child's own rusage, not the sum of all children
+    out = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)  # the child's own rusage, not the sum of all children
     wall = time.perf_counter() - started
     if (code := os.waitstatus_to_exitcode(status)) != 0:
         raise SystemExit(f"error: indexing {name} failed (exit {code})")
@@ -87,6 +98,10 @@ def run(data: Path | None, viwiki: int, threads: int, workdir: Path) -> list[dic
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:  # the measured process (see `measure`)
+        child(Path(argv[1]), int(argv[2]), [Path(p) for p in argv[3:]])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=CHECKOUT.parent / "shared" / "data")
     parser.add_argument("--viwiki", type=int, default=10000, help="viwiki passages to index (0: none)")

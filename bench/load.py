@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.results import RESULTS
 from rag.config import CHECKOUT, load_settings
 
-RESULTS = CHECKOUT / "bench" / "results"
 REQUEST_TIMEOUT_S = 300
 
 
@@ -65,8 +65,12 @@ def served(env: Mapping[str, str] | None = None, timeout_s: float = 300) -> Iter
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = Path(tempfile.mkstemp(prefix="rag-serve-", suffix=".log")[1])
-    process = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)], env=env,
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port)],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + timeout_s
         while "ready in" not in log.read_text(errors="replace"):

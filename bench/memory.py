@@ -20,9 +20,7 @@ from typing import Any
 
 from bench.app import rss_mb, sampling
 from bench.load import seeds_questions, served
-from rag.config import CHECKOUT
-
-RESULTS = CHECKOUT / "bench" / "results"
+from bench.results import RESULTS
 
 
 def run(questions: int, index_dir: Path | None = None) -> dict[str, Any]:
@@ -44,8 +42,12 @@ def run(questions: int, index_dir: Path | None = None) -> dict[str, Any]:
             for question in seeds_questions(questions):
                 client.predict(question, [], api_name="/ask")
         peak = rss_mb(pid)[1]
-    row = {"questions": questions, "idle_rss_mb": round(idle), "answering_rss_mb": round(max(sampled)),
-           "peak_rss_mb": round(peak)}  # fmt: skip
+    row = {
+        "questions": questions,
+        "idle_rss_mb": round(idle),
+        "answering_rss_mb": round(max(sampled)),
+        "peak_rss_mb": round(peak),
+    }
     print(row, flush=True)
     return row
 
@@ -55,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=5)
     parser.add_argument("--out", type=Path, default=RESULTS / "memory.json")
     args = parser.parse_args(argv)
-    from bench import report
-    from rag.cli import run_edge
+    from bench.results import save
+    from rag.edge import run_edge
 
-    return run_edge(lambda: report.save(run(args.questions), args.out))
+    return run_edge(lambda: save(run(args.questions), args.out))
 
 
 if __name__ == "__main__":

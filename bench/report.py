@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,14 +9,6 @@ from typing import Any
 from bench.search_latency import EF_SWEEP
 
 Row = dict[str, Any]
-
-
-def save(results: Any, out: Path) -> int:
-    """Write one section's results as JSON (a section run as a command of its own); exit code 0."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"written to {out}")
-    return 0
 
 
 def table(rows: list[Row], columns: list[str]) -> str:
@@ -55,15 +46,33 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     for row in results.get("latency", []):
         goal = {10_000: 50, 100_000: 150}.get(row["chunks"])
         if goal:
-            check(f"retrieval p50 ≤ {goal} ms at {row['chunks']:,} (HNSW)", row["hnsw p50_ms"], goal, "ms", False,
-                  f"{row['chunks']:,} chunks, {row['vectors']} vectors")  # fmt: skip
-            check(f"HNSW recall@10 ≥ 0.99 at {row['chunks']:,}", row["hnsw recall@10"], 0.99, "", True,
-                  f"{row['chunks']:,} chunks, {row['vectors']} vectors")  # fmt: skip
+            check(
+                f"retrieval p50 ≤ {goal} ms at {row['chunks']:,} (HNSW)",
+                row["hnsw p50_ms"],
+                goal,
+                "ms",
+                False,
+                f"{row['chunks']:,} chunks, {row['vectors']} vectors",
+            )
+            check(
+                f"HNSW recall@10 ≥ 0.99 at {row['chunks']:,}",
+                row["hnsw recall@10"],
+                0.99,
+                "",
+                True,
+                f"{row['chunks']:,} chunks, {row['vectors']} vectors",
+            )
     generation = results.get("generation", [])
     if generation:
         default = generation[0]
-        check("time to first token p50 ≤ 2 s (default model, cached system prompt)",
-              default["pipeline cached ttft_ms p50"] / 1000, 2, "s", False, default["model"])  # fmt: skip
+        check(
+            "time to first token p50 ≤ 2 s (default model, cached system prompt)",
+            default["pipeline cached ttft_ms p50"] / 1000,
+            2,
+            "s",
+            False,
+            default["model"],
+        )
         for key in ("overhead cached ttft %", "overhead cached tok_s %"):
             if default.get(key) is not None:
                 check(f"pipeline overhead ≤ 10% ({key.split()[2]})", default[key], 10, "%", False, default["model"])
@@ -74,26 +83,88 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 SECTIONS: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "indexing": ("Indexing (`rag index` in a fresh process)", lambda rows: table(rows, [
-        "corpus", "documents", "chunks", "chunks_per_s", "embed_s", "wall_s", "peak_rss_mb"])),
-    "embedding": ("Embedding backends", lambda rows: table(rows, [
-        "backend", "texts", "texts_per_s", "speed-up", "recall@1", "recall@5", "recall@5 change", "cosine to torch"])),
-    "latency": ("Query latency (embed + search + fuse), exact against HNSW", lambda rows: table(rows, [
-        "chunks", "vectors", "exact p50_ms", "exact p95_ms", "hnsw p50_ms", "hnsw p95_ms", "hnsw recall@10",
-        "exact write_s", "hnsw write_s"])),
-    "hnsw": ("HNSW recall@10 against exact search, by search breadth (efSearch)", lambda rows: table(
-        [{"chunks": r["chunks"], "vectors": r["vectors"], "exact search_ms": r.get("exact search_ms", ""),
-          **{f"ef {ef}": f"{r[f'hnsw ef {ef} recall@10']:.3f} ({r[f'hnsw ef {ef} search_ms']} ms)"
-             for ef in EF_SWEEP if f"hnsw ef {ef} recall@10" in r}} for r in rows],
-        ["chunks", "vectors", "exact search_ms", *(f"ef {ef}" for ef in EF_SWEEP)])),
-    "generation": ("Generation: the pipeline against llama-cpp-python directly", lambda rows: table(rows, [
-        "model", "questions", "prompt tokens p50", "prompt eval tok_s p50",
-        "pipeline cached ttft_ms p50", "direct cached ttft_ms p50", "overhead cached ttft %",
-        "pipeline cold ttft_ms p50", "direct cold ttft_ms p50", "overhead cold ttft %",
-        "pipeline cached tok_s p50", "direct cached tok_s p50", "overhead cached tok_s %"])),
-    "memory": ("The app's resident memory (MB)", lambda row: table([row], [
-        "questions", "idle_rss_mb", "answering_rss_mb", "peak_rss_mb"])),
-}  # fmt: skip
+    "indexing": (
+        "Indexing (`rag index` in a fresh process)",
+        lambda rows: table(rows, ["corpus", "documents", "chunks", "chunks_per_s", "embed_s", "wall_s", "peak_rss_mb"]),
+    ),
+    "embedding": (
+        "Embedding backends",
+        lambda rows: table(
+            rows,
+            [
+                "backend",
+                "texts",
+                "texts_per_s",
+                "speed-up",
+                "recall@1",
+                "recall@5",
+                "recall@5 change",
+                "cosine to torch",
+            ],
+        ),
+    ),
+    "latency": (
+        "Query latency (embed + search + fuse), exact against HNSW",
+        lambda rows: table(
+            rows,
+            [
+                "chunks",
+                "vectors",
+                "exact p50_ms",
+                "exact p95_ms",
+                "hnsw p50_ms",
+                "hnsw p95_ms",
+                "hnsw recall@10",
+                "exact write_s",
+                "hnsw write_s",
+            ],
+        ),
+    ),
+    "hnsw": (
+        "HNSW recall@10 against exact search, by search breadth (efSearch)",
+        lambda rows: table(
+            [
+                {
+                    "chunks": r["chunks"],
+                    "vectors": r["vectors"],
+                    "exact search_ms": r.get("exact search_ms", ""),
+                    **{
+                        f"ef {ef}": f"{r[f'hnsw ef {ef} recall@10']:.3f} ({r[f'hnsw ef {ef} search_ms']} ms)"
+                        for ef in EF_SWEEP
+                        if f"hnsw ef {ef} recall@10" in r
+                    },
+                }
+                for r in rows
+            ],
+            ["chunks", "vectors", "exact search_ms", *(f"ef {ef}" for ef in EF_SWEEP)],
+        ),
+    ),
+    "generation": (
+        "Generation: the pipeline against llama-cpp-python directly",
+        lambda rows: table(
+            rows,
+            [
+                "model",
+                "questions",
+                "prompt tokens p50",
+                "prompt eval tok_s p50",
+                "pipeline cached ttft_ms p50",
+                "direct cached ttft_ms p50",
+                "overhead cached ttft %",
+                "pipeline cold ttft_ms p50",
+                "direct cold ttft_ms p50",
+                "overhead cold ttft %",
+                "pipeline cached tok_s p50",
+                "direct cached tok_s p50",
+                "overhead cached tok_s %",
+            ],
+        ),
+    ),
+    "memory": (
+        "The app's resident memory (MB)",
+        lambda row: table([row], ["questions", "idle_rss_mb", "answering_rss_mb", "peak_rss_mb"]),
+    ),
+}
 
 
 def markdown(results: dict[str, Any]) -> str:

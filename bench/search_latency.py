@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from rag import index as store
+from rag import store
 from rag.config import CHECKOUT
 from rag.embed import Embedder
 from rag.retrieve import Retriever
@@ -75,7 +75,7 @@ def measure(
     q = embedder.embed(questions, "query")
     with tempfile.TemporaryDirectory() as tmp:
         for name, hnsw in (("exact", False), ("hnsw", True)):
-            settings = {"embedder": embedder.name, "embedder_fingerprint": embedder.fingerprint, "hnsw": hnsw}
+            settings = store.IndexSettings(embedder.name, embedder.fingerprint, embedder.dim, hnsw=hnsw)
             started = time.perf_counter()
             store.write(Path(tmp) / name, settings, documents, chunks, vectors)
             row[f"{name} write_s"] = round(time.perf_counter() - started, 1)
@@ -108,10 +108,10 @@ def recall_at_10(exact: np.ndarray, approximate: np.ndarray) -> float:
 def run(
     data: Path, sizes: list[int], questions: int = 100, repeats: int = 3, vectors_from: Path | None = None
 ) -> list[dict[str, Any]]:
-    from rag.cli import load_embedder
+    from rag import embed
     from rag.config import load_settings
 
-    embedder = load_embedder(load_settings(n_threads=2))
+    embedder = embed.from_settings(load_settings(n_threads=2))
     lines = (data / "xquad_vi" / "questions.jsonl").read_text("utf-8").split("\n")
     asked = [json.loads(line)["question"] for line in lines[:questions]]
     real = store.load(vectors_from) if vectors_from else None
@@ -124,8 +124,8 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench import report
-    from rag.cli import run_edge
+    from bench.results import save
+    from rag.edge import run_edge
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=CHECKOUT.parent / "shared" / "data")
@@ -136,9 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "search-latency.json")
     args = parser.parse_args(argv)
 
-    return run_edge(
-        lambda: report.save(run(args.data, args.sizes, args.questions, args.repeats, args.vectors_from), args.out)
-    )
+    return run_edge(lambda: save(run(args.data, args.sizes, args.questions, args.repeats, args.vectors_from), args.out))
 
 
 if __name__ == "__main__":

@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from bench.results import RESULTS
 from rag.config import CHECKOUT, load_settings
 from rag.pipeline import Pipeline
 
-RESULTS = CHECKOUT / "bench" / "results"
 WARM_UP = 10
 
 

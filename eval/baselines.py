@@ -16,15 +16,15 @@ from eval.seeds_retrieval import first_gold_rank
 from eval.xquad_retrieval import CONFIGS, QueryCache, rank_metrics
 from rag.answer import standalone
 from rag.embed import Embedder
-from rag.index import Index
 from rag.retrieve import Retriever
+from rag.store import Index
 
 DEPTH = 10  # passages looked at per question
 
 
 def query(question: Any) -> str:
     """What retrieval is asked for a question object (with `question` and `history`)."""
-    return standalone(question.question, [(t.role, t.content) for t in question.history])[0]
+    return standalone(question.question, [t.turn() for t in question.history])[0]
 
 
 def retrieval(

@@ -29,11 +29,10 @@ import numpy as np
 from rich.console import Console
 
 from eval.score import Question, read_questions, read_xquad
-from rag import index as store
-from rag import indexing
+from rag import embed, indexing, store
 from rag.answer import standalone
-from rag.cli import load_embedder, run_edge
 from rag.config import CHECKOUT, load_settings
+from rag.edge import run_edge
 from rag.progress import ConsoleProgress
 from rag.retrieve import Retriever
 
@@ -65,13 +64,13 @@ def best_cosines(questions: Sequence[Question], corpus: Sequence[Path]) -> dict[
     """Per question (answerable or not), the highest e5 cosine among the passages the pipeline would retrieve."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(index_dir=Path(tmp) / "index")
-        embedder = load_embedder(settings)
+        embedder = embed.from_settings(settings)
         with ConsoleProgress(Console(stderr=True)) as progress:
             indexing.update(corpus, embedder, settings, progress=progress)
         retriever = Retriever(store.load(settings.index_path), embedder, settings.dense_weight, settings.fusion)
         scores: dict[bool, list[float]] = {True: [], False: []}
         for q in questions:
-            query, _ = standalone(q.question, [(t.role, t.content) for t in q.history])
+            query, _ = standalone(q.question, [t.turn() for t in q.history])
             hits = retriever.search(query, k=settings.top_k)
             scores[q.answerable].append(max((h.dense for h in hits), default=0.0))
     return scores
@@ -94,14 +93,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = best_cosines(read_questions(args.questions), args.corpus)
         if args.xquad:  # answerable questions over another corpus, which the threshold must not refuse either
             xquad = best_cosines(read_xquad(args.xquad), [args.xquad / "corpus_contexts"])
-            print(f"XQuAD-vi: {len(xquad[True])} answerable questions, best-passage cosine min "
-                  f"{min(xquad[True]):.3f}, p5 {np.percentile(xquad[True], 5):.3f}")  # fmt: skip
+            print(
+                f"XQuAD-vi: {len(xquad[True])} answerable questions, best-passage cosine min "
+                f"{min(xquad[True]):.3f}, p5 {np.percentile(xquad[True], 5):.3f}"
+            )
             scores[True] += xquad[True]
         threshold, caught, lost = choose(scores[True], scores[False])
         print(f"{len(scores[True])} answerable, {len(scores[False])} unanswerable questions")
         print(f"best-passage cosine: answerable min {min(scores[True]):.3f}, unanswerable max {max(scores[False]):.3f}")
-        print(f"RAG_ABSTAIN_BELOW={threshold}: catches {caught} of {len(scores[False])} unanswerable questions, "
-              f"loses {lost} of {len(scores[True])} answerable ones")  # fmt: skip
+        print(
+            f"RAG_ABSTAIN_BELOW={threshold}: catches {caught} of {len(scores[False])} unanswerable questions, "
+            f"loses {lost} of {len(scores[True])} answerable ones"
+        )
         args.out.parent.mkdir(parents=True, exist_ok=True)
         result = {
             "threshold": threshold,

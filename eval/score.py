@@ -33,7 +33,6 @@ This module scores; it does not retrieve or generate (it calls `rag`).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import random
 import re
@@ -51,10 +50,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from eval import baselines, charts
 from eval.xquad_retrieval import rank_metrics, write_distractors
-from rag import indexing
-from rag.cli import run_edge
+from rag import embed, indexing
 from rag.config import CHECKOUT, load_settings
+from rag.edge import run_edge
 from rag.errors import ConfigError
+from rag.payloads import TurnIn
 from rag.pipeline import Pipeline
 from rag.progress import ConsoleProgress
 from rag.text import contains, fold
@@ -66,17 +66,12 @@ XQUAD_SAMPLE = 300  # XQuAD-vi questions answered per run (retrieval is measured
 MARKERS = re.compile(r"\[\d+\]")  # citation markers in an answer
 
 
-class Turn(BaseModel):
-    role: str
-    content: str
-
-
 class Question(BaseModel):
     """One line of a question file (eval/README.md)."""
 
     id: str
     question: str
-    history: list[Turn] = []
+    history: list[TurnIn] = []
     answers: list[str] = []
     answers_all: list[str] = []
     sources: list[str] = []
@@ -107,8 +102,15 @@ def read_xquad(folder: Path) -> list[Question]:
     for line in path.read_text(encoding="utf-8").split("\n"):
         if line.strip():
             row = json.loads(line)
-            questions.append(Question(id=str(row["id"]), question=row["question"], answers=row["answers"],
-                                      sources=[row["source_context"]], type="xquad"))  # fmt: skip
+            questions.append(
+                Question(
+                    id=str(row["id"]),
+                    question=row["question"],
+                    answers=row["answers"],
+                    sources=[row["source_context"]],
+                    type="xquad",
+                )
+            )
     return questions
 
 
@@ -246,8 +248,16 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-BASELINE_METRICS = ["accuracy", "token_f1", "citation_precision", "citation_recall", "abstention_recall",
-                    "answers_with_unsupported_entities", "first_token_ms_p50", "total_ms_p50"]  # fmt: skip
+BASELINE_METRICS = [
+    "accuracy",
+    "token_f1",
+    "citation_precision",
+    "citation_recall",
+    "abstention_recall",
+    "answers_with_unsupported_entities",
+    "first_token_ms_p50",
+    "total_ms_p50",
+]
 
 
 def report(name: str, meta: dict[str, Any], summary: dict[str, Any], by: dict[str, Any], base: dict[str, Any]) -> str:
@@ -262,15 +272,23 @@ def report(name: str, meta: dict[str, Any], summary: dict[str, Any], by: dict[st
         lines.append("")
     if base.get("extractive"):
         extractive = base["extractive"]["summary"]
-        lines += ["## Baseline: extractive answers (no model), same questions", "",
-                  "| metric | this run | extractive |", "|---|---|---|"]  # fmt: skip
+        lines += [
+            "## Baseline: extractive answers (no model), same questions",
+            "",
+            "| metric | this run | extractive |",
+            "|---|---|---|",
+        ]
         lines += [f"| {k} | {fmt(summary[k])} | {fmt(extractive[k])} |" for k in BASELINE_METRICS]
         lines.append("")
     if base.get("retrieval"):
         retrieval = base["retrieval"]
         n = int(next(iter(retrieval.values()))["questions"])
-        lines += [f"## Baselines: retrieval of the gold document ({n} answerable questions of the file)", "",
-                  "| search | recall@1 | recall@5 | MRR |", "|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"## Baselines: retrieval of the gold document ({n} answerable questions of the file)",
+            "",
+            "| search | recall@1 | recall@5 | MRR |",
+            "|---|---|---|---|",
+        ]
         lines += [f"| {c} | {r['recall@1']:.3f} | {r['recall@5']:.3f} | {r['mrr']:.3f} |" for c, r in retrieval.items()]
         lines.append("")
     return "\n".join(lines)
@@ -317,28 +335,25 @@ def evaluate(args: argparse.Namespace) -> int:
     corpus_key = "-".join(p.resolve().name for p in corpus)
     settings = load_settings(**overrides, index_dir=args.results / ".index" / corpus_key)
     with ConsoleProgress(err) as progress:
-        indexing.update(corpus, _embedder(settings), settings, prune=True, progress=progress)
+        indexing.update(corpus, embed.from_settings(settings), settings, prune=True, progress=progress)
     err.print(f"loading {settings.llm_url or settings.llm}…")
     pipeline = Pipeline.load(settings)
     source = f"xquad{args.distractors or ''}" if args.xquad else args.questions.stem
     name = args.name or f"{source}-{pipeline.generator.name}-{settings.answer_style}"
     out = args.results / name
     out.mkdir(parents=True, exist_ok=True)
-    extractive = None
-    if not args.no_baselines and settings.answer_style != "extractive":
-        extractive = copy.copy(pipeline)  # same index, embedder and settings; never calls the model
-        extractive.style = "extractive"
+    extractive = not args.no_baselines and settings.answer_style != "extractive"  # same pipeline, no model call
     rows, baseline_rows = [], []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with (out / "answers.jsonl").open("w", encoding="utf-8") as f, Progress(*columns, console=err) as bar:
         task = bar.add_task("answering", total=len(questions))
         for q in questions:
-            history = [(t.role, t.content) for t in q.history]
-            row = record(q, pipeline.ask(q.question, history))  # type: ignore[arg-type]
+            history = [t.turn() for t in q.history]
+            row = record(q, pipeline.ask(q.question, history))
             rows.append(row)
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            if extractive is not None:
-                baseline_rows.append(record(q, extractive.ask(q.question, history)))  # type: ignore[arg-type]
+            if extractive:
+                baseline_rows.append(record(q, pipeline.ask(q.question, history, style="extractive")))
             bar.advance(task)
         base: dict[str, Any] = {}
         if not args.no_baselines:
@@ -353,10 +368,17 @@ def evaluate(args: argparse.Namespace) -> int:
         base["extractive"] = {"summary": summarise(baseline_rows), "by": {"type": breakdown(baseline_rows, "type")}}
         with (out / "answers-extractive.jsonl").open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in baseline_rows)
-    meta = {"questions file": str(args.xquad / "questions.jsonl" if args.xquad else args.questions),
-            "corpus": ", ".join(map(str, corpus)), "distractors": args.distractors,
-            "model": pipeline.generator.name, "style": settings.answer_style, "limit": limit, "seed": args.seed,
-            "threads": settings.n_threads, "evidence_tokens": settings.evidence_tokens}  # fmt: skip
+    meta = {
+        "questions file": str(args.xquad / "questions.jsonl" if args.xquad else args.questions),
+        "corpus": ", ".join(map(str, corpus)),
+        "distractors": args.distractors,
+        "model": pipeline.generator.name,
+        "style": settings.answer_style,
+        "limit": limit,
+        "seed": args.seed,
+        "threads": settings.n_threads,
+        "evidence_tokens": settings.evidence_tokens,
+    }
     result = {"meta": meta, "summary": summary, "by": by, "baselines": base}
     (out / "summary.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     text = report(name, meta, summary, by, base)
@@ -374,12 +396,6 @@ def draw(out: Path, rows: Sequence[dict[str, Any]], by: dict[str, Any], base: di
     charts.latency(out / "latency.png", [r["timings"] for r in rows])
     if base.get("retrieval"):
         charts.retrieval(out / "retrieval.png", base["retrieval"])
-
-
-def _embedder(settings: Any) -> Any:
-    from rag.cli import load_embedder
-
-    return load_embedder(settings)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,9 @@ from typing import Any
 from rich.console import Console
 
 from eval.xquad_retrieval import CONFIGS, QueryCache, rank_metrics
-from rag import index as store
-from rag import indexing
-from rag.cli import load_embedder, run_edge
+from rag import embed, indexing, store
 from rag.config import CHECKOUT, load_settings
+from rag.edge import run_edge
 from rag.progress import ConsoleProgress
 from rag.retrieve import Retriever
 
@@ -77,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         with tempfile.TemporaryDirectory() as tmp:
             settings = load_settings(index_dir=Path(tmp) / "index")
-            embedder = QueryCache(load_embedder(settings))
+            embedder = QueryCache(embed.from_settings(settings))
             with ConsoleProgress(Console(stderr=True)) as progress:
                 report = indexing.update(args.corpus, embedder, settings, progress=progress)
             index = store.load(settings.index_path)
@@ -87,8 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             retriever = Retriever(index, embedder, dense_weight=weight, fusion=fusion)  # type: ignore[arg-type]
             results[name] = {group: score(retriever, queries) for group, queries in groups.items()}
             for group, r in results[name].items():
-                print(f"{name:13s} {group:28s} n={r['questions']:3.0f}  recall@1 {r['recall@1']:.3f}  "
-                      f"recall@5 {r['recall@5']:.3f}  all@5 {r['all@5']:.3f}  MRR {r['mrr']:.3f}")  # fmt: skip
+                print(
+                    f"{name:13s} {group:28s} n={r['questions']:3.0f}  recall@1 {r['recall@1']:.3f}  "
+                    f"recall@5 {r['recall@5']:.3f}  all@5 {r['all@5']:.3f}  MRR {r['mrr']:.3f}"
+                )
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"passages": report.total_chunks, "results": results}, indent=2) + "\n")
         return 0

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.score import RESULTS, fmt
-from rag.cli import run_edge
+from rag.edge import run_edge
 from rag.errors import ConfigError
 
 ROWS = {
@@ -39,8 +39,13 @@ ROWS = {
 }
 
 
-EXTRACTIVE = [("accuracy", "accuracy"), ("token F1", "token_f1"), ("citation precision", "citation_precision"),
-              ("abstention recall", "abstention_recall"), ("whole answer p50 (ms)", "total_ms_p50")]  # fmt: skip
+EXTRACTIVE = [
+    ("accuracy", "accuracy"),
+    ("token F1", "token_f1"),
+    ("citation precision", "citation_precision"),
+    ("abstention recall", "abstention_recall"),
+    ("whole answer p50 (ms)", "total_ms_p50"),
+]
 
 
 def load(results: Path, name: str) -> dict[str, Any]:
@@ -64,9 +69,12 @@ def table(runs: dict[str, dict[str, Any]]) -> str:
         base = run.get("baselines", {})
         if base.get("extractive"):
             e = base["extractive"]["summary"]
-            lines += ["", f"Extractive baseline (no model) on the questions of `{name}`: " + ", ".join(
-                f"{label} {fmt(e[key])}" for label, key in EXTRACTIVE
-            ) + "."]  # fmt: skip
+            lines += [
+                "",
+                f"Extractive baseline (no model) on the questions of `{name}`: "
+                + ", ".join(f"{label} {fmt(e[key])}" for label, key in EXTRACTIVE)
+                + ".",
+            ]
     shown: set[str] = set()
     for name, run in runs.items():
         retrieval, source = run.get("baselines", {}).get("retrieval"), run["meta"]["questions file"]
@@ -74,8 +82,13 @@ def table(runs: dict[str, dict[str, Any]]) -> str:
             continue
         shown.add(source)
         n = int(next(iter(retrieval.values()))["questions"])
-        lines += ["", f"Retrieval baselines, {n} answerable questions of `{Path(source).name}` (from `{name}`):", "",
-                  "| search | recall@1 | recall@5 | MRR |", "|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"Retrieval baselines, {n} answerable questions of `{Path(source).name}` (from `{name}`):",
+            "",
+            "| search | recall@1 | recall@5 | MRR |",
+            "|---|---|---|---|",
+        ]
         lines += [f"| {c} | {r['recall@1']:.3f} | {r['recall@5']:.3f} | {r['mrr']:.3f} |" for c, r in retrieval.items()]
     return "\n".join(lines)
 

@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from rag import index as store
-from rag import indexing
-from rag.cli import load_embedder, run_edge
+from rag import embed, indexing, store
 from rag.config import load_settings
-from rag.embed import Embedder, Kind
+from rag.edge import run_edge
+from rag.embed import Embedder
 from rag.progress import ConsoleProgress
 from rag.retrieve import Retriever
+from rag.types import TextKind
 
 CONFIGS = {
     "dense": ("weighted", 1.0),
@@ -63,7 +63,7 @@ class QueryCache:
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
-    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+    def embed(self, texts: Sequence[str], kind: TextKind) -> np.ndarray:
         if kind != "query" or len(texts) != 1:
             return self.inner.embed(texts, kind)
         if texts[0] not in self.cache:
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(index_dir=args.index_dir.absolute() if args.index_dir else Path(tmp) / "index")
             # with a kept index the distractor files stay beside it, so their paths (document ids) stay the same
             scratch = settings.index_path.parent / f"{settings.index_path.name}-files" if args.index_dir else Path(tmp)
-            embedder = QueryCache(load_embedder(settings))
+            embedder = QueryCache(embed.from_settings(settings))
             corpus = [args.data / "corpus_contexts"]
             if args.distractors:
                 corpus.append(write_distractors(args.viwiki or args.data.parent / "viwiki", args.distractors, scratch))
@@ -153,12 +153,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                     # the first configuration embeds each question; the others reuse the cached vector
                     "search_ms_p50": 1000 * float(np.percentile(seconds, 50)),
                 }
-                print(f"{name:13s} recall@1 {results[name]['recall@1']:.3f}  recall@5 {results[name]['recall@5']:.3f}  "
-                      f"MRR {results[name]['mrr']:.3f}  p50 {results[name]['search_ms_p50']:.0f} ms")  # fmt: skip
+                print(
+                    f"{name:13s} recall@1 {results[name]['recall@1']:.3f}  recall@5 {results[name]['recall@5']:.3f}  "
+                    f"MRR {results[name]['mrr']:.3f}  p50 {results[name]['search_ms_p50']:.0f} ms"
+                )
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        summary = {"questions": len(questions), "distractors": args.distractors, "chunks": report.total_chunks,
-                   "embedded": report.embedded, "chunks_per_s": rate, "index_seconds": took,
-                   "peak_rss_mb": peak_mb, "results": results}  # fmt: skip
+        summary = {
+            "questions": len(questions),
+            "distractors": args.distractors,
+            "chunks": report.total_chunks,
+            "embedded": report.embedded,
+            "chunks_per_s": rate,
+            "index_seconds": took,
+            "peak_rss_mb": peak_mb,
+            "results": results,
+        }
         args.out.write_text(json.dumps(summary, indent=2) + "\n")
         return 0
 

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import PurePath
 
+from rag.errors import QuestionError
 from rag.evidence import Passage, Sentence
 from rag.prompts import render
 from rag.text import contains, fold
-from rag.types import Chunk, Citation
+from rag.types import Chunk, Citation, Turn
 from rag.verify import CITATION, Claim, entities
 
 EXTRACTIVE_SENTENCES = 2  # the best two evidence sentences held the gold answer far more often than one
@@ -28,14 +29,53 @@ COUNT = re.compile(r"\b(?:bao nhiêu|mấy) (\w+)(?: (\w+))?")
 NUMBER_WORDS = "một|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười|mươi|trăm|nghìn|ngàn|triệu|tỷ"
 CLASSIFIERS = {"đạo", "bản", "chiếc", "cái", "con"}
 UNCHECKED = {  # vague things, measures written without the word, and words that are not a thing
-    "người", "lần", "phần", "tuổi", "thời", "lâu", "xa", "nhiều",
-    "so", "trong", "để", "về", "trên", "dưới", "là", "của", "khi", "với", "thì", "mà", "được", "có", "đã",
-    "từ", "tại", "vào", "cho", "năm", "ngày", "tháng",
-}  # fmt: skip
+    "người",
+    "lần",
+    "phần",
+    "tuổi",
+    "thời",
+    "lâu",
+    "xa",
+    "nhiều",
+    "so",
+    "trong",
+    "để",
+    "về",
+    "trên",
+    "dưới",
+    "là",
+    "của",
+    "khi",
+    "với",
+    "thì",
+    "mà",
+    "được",
+    "có",
+    "đã",
+    "từ",
+    "tại",
+    "vào",
+    "cho",
+    "năm",
+    "ngày",
+    "tháng",
+}
 ORDINAL = re.compile(r"\bthứ (\d)\b")
 FOLLOW_UP_WORDS = 7  # a question this short after another one is read as a follow-up too
-REFUSALS = ("không có thông tin", "không đề cập", "không được đề cập", "không nêu", "không được nêu",
-            "không có dữ liệu", "không thể trả lời", "không tìm thấy", "không có câu trả lời")  # fmt: skip
+REFUSALS = (
+    "không có thông tin",
+    "không đề cập",
+    "không được đề cập",
+    "không nêu",
+    "không được nêu",
+    "không có dữ liệu",
+    "không thể trả lời",
+    "không tìm thấy",
+    "không có câu trả lời",
+)
+
+
+EMPTY_QUESTION = "Hãy nhập một câu hỏi về tài liệu. (The question is empty: type a question about your documents.)"
 
 
 def no_answer() -> str:
@@ -43,7 +83,16 @@ def no_answer() -> str:
     return render("refusal")
 
 
-def standalone(question: str, history: Sequence[tuple[str, str]]) -> tuple[str, str]:
+def require_question(question: str) -> None:
+    """A `QuestionError` for a question with nothing to ask: whitespace, invisible characters or punctuation only.
+
+    Every front end calls this one check (the command line before it loads the models).
+    """
+    if not fold(question or ""):
+        raise QuestionError(EMPTY_QUESTION)
+
+
+def standalone(question: str, history: Sequence[Turn]) -> tuple[str, str]:
     """(query for retrieval, the earlier question it leans on or "") for `question` after `history`.
 
     `history` is (role, content) pairs, oldest first. A follow-up — a question that starts with
@@ -121,11 +170,27 @@ def unmark(text: str) -> str:
     return CITATION.sub(lambda m: f"({m.group(1)})", text)
 
 
-def prompt_passage(p: Passage) -> str:
+def shown_parts(p: Passage) -> dict[str, str]:
+    """What the model is shown of a passage, as the passage prompt's values: the title cut to `TITLE_WORDS`
+    words, the date, and the sentences, with a document's own bracketed numbers unmarked.
+
+    >>> c = Chunk("c", "d.txt", "Báo cáo công tác tháng 8 năm 2023 của Văn phòng", "2023-08-31", 0, 9, "Có 8 [2].")
+    >>> shown_parts(Passage(1, c, (Sentence(c, 0, 9, "Có 8 [2].", 1.0),)))
+    {'title': 'Báo cáo công tác tháng 8 năm 2023…', 'date': ' (2023-08-31)', 'text': 'Có 8 (2).'}
+    """
     words = p.chunk.title.split()
     title = unmark(" ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else ""))
     date = f" ({p.chunk.date})" if p.chunk.date else ""
-    return render("passage", n=p.n, title=title, date=date, text=unmark(p.text))
+    return {"title": title, "date": date, "text": unmark(p.text)}
+
+
+def passage_text(p: Passage) -> str:
+    """The text of a passage as the model is shown it (without its number): what its reply is checked against."""
+    return "\n".join(shown_parts(p).values())
+
+
+def prompt_passage(p: Passage) -> str:
+    return render("passage", n=p.n, **shown_parts(p))
 
 
 def question_prompt(question: str, passages: Sequence[Passage], previous: str = "") -> str:

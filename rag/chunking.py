@@ -27,8 +27,32 @@ from dataclasses import dataclass
 
 CHUNKING_VERSION = 1  # bump when the output of this module changes: the index rebuilds
 # Titles and place words whose stop does not end a sentence: "TP. Hồ Chí Minh", "PGS. TS. Nguyễn", "Q. 1".
-ABBREVIATIONS = frozenset(["tp", "tt", "tx", "q", "p", "gs", "pgs", "ts", "ths", "th.s", "bs", "ks", "ls", "ds",
-                           "cn", "st", "mr", "mrs", "dr", "no", "vs", "tr"])  # fmt: skip
+ABBREVIATIONS = frozenset(
+    [
+        "tp",
+        "tt",
+        "tx",
+        "q",
+        "p",
+        "gs",
+        "pgs",
+        "ts",
+        "ths",
+        "th.s",
+        "bs",
+        "ks",
+        "ls",
+        "ds",
+        "cn",
+        "st",
+        "mr",
+        "mrs",
+        "dr",
+        "no",
+        "vs",
+        "tr",
+    ]
+)
 STOPS = re.compile(r"[.!?…]+[\"”’')\]]*(?=\s)")
 OPENERS = "\"“‘'([-–—•"
 

@@ -1,9 +1,10 @@
-"""Turn texts into unit-length vectors: the `Embedder` seam and its sentence-transformers implementation.
+"""Turn texts into unit-length vectors: the `Embedder` seam, its sentence-transformers implementation, and the
+factory that picks the runtime (`from_settings`, `load`).
 
-Vectors leave this module as float32 arrays of shape (n, dim), L2-normalised once,
-here. e5-style models want a different prefix for questions and for passages; the
-installed folder names them as the prompts `query` and `document`, and `embed`
-picks one by `kind`. A folder without prompts (bring your own model) is used as is.
+Vectors leave an embedder as float32 arrays of shape (n, dim), L2-normalised once. e5-style
+models want a different prefix for questions and for passages; the installed folder names
+them as the prompts `query` and `document`, and `embed` picks one by `kind`. A folder without
+prompts (bring your own model) is used as is. The OpenVINO runtime lives in `rag.openvino`.
 
 This module does not chunk, index or search.
 """
@@ -14,12 +15,16 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
-Kind = Literal["query", "passage"]
-PROMPT_NAMES: dict[Kind, str] = {"query": "query", "passage": "document"}
+from rag import installed, openvino
+from rag.config import Settings
+from rag.manifest import load_manifest
+from rag.types import TextKind
+
+PROMPT_NAMES: dict[TextKind, str] = {"query": "query", "passage": "document"}  # the folder's names for them
 
 
 class Embedder(Protocol):
@@ -27,7 +32,7 @@ class Embedder(Protocol):
     dim: int
     fingerprint: str  # changes when the model's files change: the index rebuilds then
 
-    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+    def embed(self, texts: Sequence[str], kind: TextKind) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         ...
 
@@ -67,18 +72,32 @@ def _model_kwargs(path: Path) -> dict[str, object]:
 Backend = Literal["openvino", "torch"]
 
 
+def from_settings(settings: Settings) -> Embedder:
+    """The configured embedder (`RAG_EMBEDDER` or `RAG_EMBEDDER_PATH`, on `RAG_EMBEDDER_BACKEND`), loaded."""
+    path = installed.embedder_path(settings, load_manifest(settings.manifest_path))
+    name = settings.embedder if settings.embedder_path is None else str(path)
+    return load(path, settings.n_threads, name, settings.embedder_backend)
+
+
 def load(path: Path, n_threads: int = 2, name: str | None = None, backend: Backend = "openvino") -> Embedder:
     """The embedder in `path`, run by `backend`: OpenVINO where the folder holds its export (`rag models
     install` writes one for the default model), else torch through sentence-transformers (a folder of
     your own without an export, or `backend="torch"`). The fingerprint names the runtime too, so an index
     built by one is rebuilt, not mixed, when the other is configured."""
     name = name or path.name
-    if backend == "openvino":
-        from rag import openvino
-
-        if (path / openvino.EXPORT).is_file():
-            return openvino.OpenVINOEmbedder.load(path, n_threads, name, fingerprint(path) + "-openvino")
+    if backend == "openvino" and (path / openvino.EXPORT).is_file():
+        return openvino.OpenVINOEmbedder.load(path, n_threads, name, fingerprint(path) + "-openvino", prompts(path))
     return SentenceTransformerEmbedder.load(path, n_threads, name)
+
+
+def prompts(path: Path) -> dict[TextKind, str]:
+    """The prefix the folder's model wants before a question and before a passage ("" when it names none)."""
+    try:
+        data: Any = json.loads((path / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    named = (data.get("prompts") if isinstance(data, dict) else None) or {}
+    return {kind: str(named.get(name, "")) for kind, name in PROMPT_NAMES.items()}
 
 
 class SentenceTransformerEmbedder:
@@ -107,7 +126,7 @@ class SentenceTransformerEmbedder:
         tokens = self.model.tokenizer(text, add_special_tokens=False, verbose=False)  # type: ignore[attr-defined]
         return len(tokens["input_ids"])
 
-    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+    def embed(self, texts: Sequence[str], kind: TextKind) -> np.ndarray:
         prompt_name = PROMPT_NAMES[kind]
         if prompt_name not in getattr(self.model, "prompts", {}):
             prompt_name = None  # type: ignore[assignment]

@@ -1,10 +1,10 @@
 """Evidence selection: from the retrieved chunks, the sentences that matter for the question.
 
-Prompt evaluation is the main cost of an answer on a small machine (about 170 tokens/s for
-the default model on 2 cores), so the model is shown sentences, not whole chunks. Every
-sentence of the top chunks is scored against the question by e5 cosine and by how many of
-the question's syllables it holds (`score`); the best are kept until `budget` tokens are
-spent, each with its chunk and its character span in the document. They are then grouped
+Prompt evaluation is the main cost of an answer on a small machine, so the model is shown
+sentences, not whole chunks. Every sentence of the top chunks is scored against the question
+by BM25 over the candidate sentences, mixed with its chunk's retrieval score (`score`); the
+best are kept until `budget` tokens are spent, each with its chunk and its character span in
+the document. They are then grouped
 into numbered passages — one per chunk, sentences in document order, the passage holding
 the best sentence first — which is what the prompt shows and what citations point to.
 
@@ -101,18 +101,6 @@ def sentences_of(hits: Sequence[Hit]) -> list[tuple[float, Chunk, int, int, str]
             seen.add((chunk.doc_id, start, end))
             found.append((hit.score, chunk, start, end, text))
     return found
-
-
-def overlap(question: str, sentence: str) -> float:
-    """Share of the question's distinct syllables (folded) that the sentence holds.
-
-    >>> round(overlap("Năm 2020 thông qua bao nhiêu luật?", "Năm 2020, Quốc hội thông qua 17 luật."), 2)
-    0.71
-    """
-    wanted = set(fold(question).split())
-    if not wanted:
-        return 0.0
-    return len(wanted & set(fold(sentence).split())) / len(wanted)
 
 
 def score(question: str, texts: Sequence[str], chunk_scores: np.ndarray) -> np.ndarray:

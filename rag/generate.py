@@ -1,14 +1,18 @@
-"""Language models behind one seam: `Generator.stream(messages)` yields the reply's text as it is produced.
+"""Language models behind one seam: `Generator.stream(messages)` yields the reply's text as it is produced,
+and returns its `Usage` (where the model's time went) when the stream ends.
 
-Two implementations:
+Two implementations, and `from_settings` to pick one:
 - `LlamaGenerator`: a GGUF run in this process by llama-cpp-python, with the chat template
   stored in the GGUF. One lock around the model (a `Llama` is not thread-safe: two browser
   tabs asking at once take turns). llama-cpp-python keeps the tokens it evaluated last and
   re-uses the longest common prefix, so the fixed system prompt, evaluated once by `warm_up`,
-  is not evaluated again for each question. `last_timings` reads llama.cpp's own counters,
-  which is how the pipeline tells its own time from the model's.
+  is not evaluated again for each question. Its `Usage` is llama.cpp's own counters, which is
+  how the pipeline tells its own time from the model's.
 - `HttpGenerator`: any OpenAI-compatible `/v1/chat/completions` server (llama.cpp's server,
   `python -m llama_cpp.server`, vLLM, ...), streamed over server-sent events.
+
+A stream is a Python generator: a reader who stops early calls `close()` (or lets `yield from`
+do it), which ends llama.cpp's generation at once and frees the model.
 
 Decoding is greedy (temperature 0): the same question over the same passages gives the same
 answer, which is what an evaluation and a user comparing runs both need.
@@ -20,14 +24,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator as PythonGenerator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import httpx
 
+from rag import installed
+from rag.config import Settings
 from rag.errors import GeneratorError
+from rag.manifest import load_manifest
 
 # Greedy decoding, as llama-cpp-python's `create_chat_completion` takes it.
 GREEDY: dict[str, Any] = {"temperature": 0.0, "top_k": 1, "repeat_penalty": 1.0}
@@ -39,9 +47,9 @@ class Message:
     content: str
 
 
-@dataclass
-class Timings:
-    """Where the model's time went in the last `stream` (llama.cpp's counters; HTTP: the wait for the first token)."""
+@dataclass(frozen=True)
+class Usage:
+    """Where the model's time went in one `stream` (llama.cpp's counters; HTTP: the wait for the first token)."""
 
     prompt_tokens: int = 0
     prompt_ms: float = 0.0  # prompt evaluation
@@ -49,17 +57,31 @@ class Timings:
     generate_ms: float = 0.0  # token generation (sampling included)
 
 
+# What `Generator.stream` returns: the reply's pieces as they come, then its `Usage` as the generator's return value.
+Stream = PythonGenerator[str, None, Usage]
+
+
 class Generator(Protocol):
     name: str
-    last_timings: Timings
 
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
-        """The reply to `messages`, piece by piece; greedy, at most `max_tokens` tokens."""
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Stream:
+        """The reply to `messages`, piece by piece; greedy, at most `max_tokens` tokens; returns its `Usage`."""
         ...
 
     def count_tokens(self, text: str) -> int:
         """Tokens `text` costs in a prompt (an estimate when the tokenizer is remote)."""
         ...
+
+    def warm_up(self, system: str) -> None:
+        """Get ready for questions that start with the system prompt `system` (a server keeps its own cache)."""
+        ...
+
+
+def from_settings(settings: Settings) -> Generator:
+    """The configured language model: the server at `RAG_LLM_URL`, else the local GGUF, loaded."""
+    if settings.llm_url is not None:
+        return HttpGenerator(settings.llm_url, settings.llm_api_key, settings.llm_model)
+    return LlamaGenerator.from_settings(settings)
 
 
 class LlamaGenerator:
@@ -69,15 +91,29 @@ class LlamaGenerator:
         self.llm = llm
         self.name = name
         self.lock = threading.Lock()
-        self.last_timings = Timings()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, path: Path | None = None, name: str | None = None) -> LlamaGenerator:
+        """The configured GGUF (`RAG_LLM` or `RAG_LLM_PATH`), or the one at `path` (another installed model),
+        with the settings' context window and threads."""
+        if path is None:
+            path = installed.llm_path(settings, load_manifest(settings.manifest_path))
+            name = name or (settings.llm if settings.llm_path is None else path.stem)
+        return cls.load(path, settings.n_ctx, settings.n_threads, name=name)
 
     @classmethod
     def load(cls, path: Path, n_ctx: int = 4096, n_threads: int = 2, name: str | None = None) -> LlamaGenerator:
         from llama_cpp import Llama
 
         try:
-            llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                        n_batch=512, verbose=False)  # fmt: skip
+            llm = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                n_batch=512,
+                verbose=False,
+            )
         except ValueError as exc:  # llama-cpp-python raises ValueError for a file it cannot load
             raise GeneratorError(
                 f"could not load the language model {path}: {exc}. Run `rag models verify` to check it, "
@@ -100,7 +136,7 @@ class LlamaGenerator:
         data = llama_cpp.llama_perf_context(self.llm._ctx.ctx)
         return data.t_p_eval_ms, data.t_eval_ms, data.n_p_eval, data.n_eval
 
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Stream:
         with self.lock:
             before = self._counters()
             chunks = self.llm.create_chat_completion(
@@ -117,12 +153,12 @@ class LlamaGenerator:
             finally:
                 chunks.close()  # an abandoned stream ends llama.cpp's generation here, before the lock is let go
                 after = self._counters()
-                self.last_timings = Timings(
-                    prompt_tokens=after[2] - before[2],
-                    prompt_ms=after[0] - before[0],
-                    generated_tokens=after[3] - before[3],
-                    generate_ms=after[1] - before[1],
-                )
+            return Usage(
+                prompt_tokens=after[2] - before[2],
+                prompt_ms=after[0] - before[0],
+                generated_tokens=after[3] - before[3],
+                generate_ms=after[1] - before[1],
+            )
 
 
 class HttpGenerator:
@@ -136,12 +172,14 @@ class HttpGenerator:
         self.model = model
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout = httpx.Timeout(timeout_s, connect=10.0)
-        self.last_timings = Timings()
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 3 + 1  # no tokenizer here; Vietnamese runs ~3 characters a token in Qwen2.5's
 
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+    def warm_up(self, system: str) -> None:
+        """Nothing to do: the server keeps its own cache."""
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Stream:
         payload = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -177,10 +215,9 @@ class HttpGenerator:
                 f"could not reach the language model server at {self.url} ({exc}). "
                 "Start it, or unset RAG_LLM_URL to use the local model."
             ) from None
-        finally:
-            end = time.perf_counter()
-            first = first or end
-            self.last_timings = Timings(0, (first - started) * 1000, count, (end - first) * 1000)
+        end = time.perf_counter()
+        first = first or end
+        return Usage(0, (first - started) * 1000, count, (end - first) * 1000)
 
 
 def _delta(data: str) -> str | None:

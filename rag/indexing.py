@@ -10,27 +10,29 @@ cleaning, normalisation or chunking) everything is rebuilt and the report says w
 A rebuild keeps documents from earlier runs, embedding their stored text again. Nothing is
 written when nothing changed; switching FAISS between exact and HNSW, or a new version of
 the BM25 terms, rewrites the index from the stored vectors and texts without embedding.
-Storage and atomicity live in `rag.index`.
+Storage and atomicity live in `rag.store`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag import index as store
+from rag import store
 from rag.chunking import CHUNKING_VERSION, chunk_text
+from rag.cleaning import CLEANING_VERSION
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.errors import IndexCorruptError, NothingToIndexError
-from rag.ingest import CLEANING_VERSION, load_documents
+from rag.ingest import load_documents
 from rag.lexical import LEXICAL_VERSION
-from rag.models import NoProgress, Progress
+from rag.progress import NoProgress, Progress
+from rag.store import IndexSettings
 from rag.text import NORMALIZATION_VERSION
 from rag.types import Chunk, Document, Skipped
 
@@ -41,6 +43,8 @@ BATCH = 256
 
 @dataclass(frozen=True)
 class Report:
+    """What one `update` did, document ids by outcome (made once, when the run is over)."""
+
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -54,32 +58,33 @@ class Report:
     written: bool = False
 
 
-def build_settings(embedder: Embedder, settings: Settings) -> dict[str, Any]:
+def build_settings(embedder: Embedder, settings: Settings) -> IndexSettings:
     """What the index's vectors and chunks depend on; any difference means a rebuild."""
-    return {
-        "embedder": embedder.name,
-        "embedder_fingerprint": embedder.fingerprint,
-        "dim": embedder.dim,
-        "chunk_tokens": settings.chunk_tokens,
-        "chunk_overlap": settings.chunk_overlap,
-        "chunking_version": CHUNKING_VERSION,
-        "cleaning_version": CLEANING_VERSION,
-        "normalization_version": NORMALIZATION_VERSION,
-        "hnsw": settings.index_hnsw,
-        "lexical_version": LEXICAL_VERSION,
-    }
+    return IndexSettings(
+        embedder=embedder.name,
+        embedder_fingerprint=embedder.fingerprint,
+        dim=embedder.dim,
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap,
+        chunking_version=CHUNKING_VERSION,
+        cleaning_version=CLEANING_VERSION,
+        normalization_version=NORMALIZATION_VERSION,
+        hnsw=settings.index_hnsw,
+        lexical_version=LEXICAL_VERSION,
+    )
 
 
 # Rebuilt from the stored vectors and chunk texts when they change: nothing is embedded again.
 DERIVED = ("hnsw", "lexical_version")
 
 
-def _core(settings: dict[str, Any]) -> dict[str, Any]:
+def _core(settings: IndexSettings) -> dict[str, Any]:
     """The settings the vectors and chunks depend on (FAISS and BM25 are rebuilt from what is stored)."""
-    return {k: v for k, v in settings.items() if k not in DERIVED}
+    return {k: v for k, v in asdict(settings).items() if k not in DERIVED}
 
 
 def _difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """What changed between two `_core`s, for the report."""
     changed = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     return "the build settings changed (" + "; ".join(changed) + "), so everything is embedded again"
 
@@ -130,7 +135,11 @@ def update(
                 "found no document to index under " + ", ".join(str(p) for p in paths) + " (see the skipped files)."
             )
 
-        report = Report(skipped=skipped, rebuild_reason=reason)
+        added: list[str] = []
+        changed: list[str] = []
+        unchanged: list[str] = []
+        removed: list[str] = []
+        kept: list[str] = []
         reused: dict[str, tuple[Document, list[int]]] = {}  # doc id -> (document, positions in old)
         fresh: list[Document] = []
         incoming = {d.id for d in documents}
@@ -145,23 +154,28 @@ def update(
                 reused[document.id] = (document, positions.get(document.id, []))
             else:
                 fresh.append(document)  # new, changed, or a rebuild
-            (report.unchanged if same else report.changed if before is not None else report.added).append(document.id)
+            (unchanged if same else changed if before is not None else added).append(document.id)
         roots = [p.resolve() for p in paths]
         for doc_id, document in previous.documents.items() if previous else []:
             if doc_id in incoming:
                 continue
             if prune and any(Path(document.path).resolve().is_relative_to(root) for root in roots):
-                report.removed.append(doc_id)  # it was under a path given to this run, and is gone
+                removed.append(doc_id)  # it was under a path given to this run, and is gone
             elif old is not None:
                 reused[doc_id] = (document, positions.get(doc_id, []))
-                report.kept.append(doc_id)
+                kept.append(doc_id)
             else:
                 fresh.append(document)  # a rebuild keeps it: chunk and embed its stored text again
-                report.kept.append(doc_id)
+                kept.append(doc_id)
 
-        derived_changed = previous is not None and any(previous.settings.get(k) != wanted[k] for k in DERIVED)
-        if old is not None and not fresh and not report.removed and not derived_changed:
-            return replace(report, total_chunks=len(old.chunks))
+        def report(**outcome: Any) -> Report:
+            return Report(added, changed, unchanged, removed, kept, skipped, reason, **outcome)
+
+        derived_changed = previous is not None and any(
+            getattr(previous.settings, k) != getattr(wanted, k) for k in DERIVED
+        )
+        if old is not None and not fresh and not removed and not derived_changed:
+            return report(total_chunks=len(old.chunks))
 
         new_chunks = [chunk for document in fresh for chunk in chunk_document(document, embedder, settings)]
         vectors, seconds = _embed(new_chunks, embedder, progress)
@@ -185,7 +199,7 @@ def update(
         matrix = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
         progress.step("writing the index")
         store.write(index_dir, wanted, all_documents, all_chunks, matrix)
-    return replace(report, embedded=len(new_chunks), embed_seconds=seconds, total_chunks=len(all_chunks), written=True)
+    return report(embedded=len(new_chunks), embed_seconds=seconds, total_chunks=len(all_chunks), written=True)
 
 
 def _embed(chunks: Sequence[Chunk], embedder: Embedder, progress: Progress) -> tuple[np.ndarray, float]:

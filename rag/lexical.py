@@ -8,8 +8,7 @@ neighbouring syllables inside a phrase (no punctuation between them) is a term t
 its weight scaled by `BIGRAM_WEIGHT`: a passage that has the question's words, not
 only its syllables scattered, ranks higher. Pairs instead of a word segmenter: no
 dictionary to ship or to miss new names. No stop-word list: idf discounts "của", "và".
-On XQuAD-vi (240 paragraphs, 1,190 questions) the pairs lift BM25's recall@1 from
-0.921 to 0.930 and the 50/50 hybrid's from 0.957 to 0.961 (README).
+What the pairs gain in recall is measured in docs/evaluation.md.
 
 The index is a sparse term-by-chunk matrix of BM25 weights (Okapi BM25, k1 = 1.2,
 b = 0.75; syllables and pairs share one length normalisation, the syllable count)
@@ -108,13 +107,6 @@ class BM25:
         if not rows:
             return np.zeros(self.weights.shape[1], dtype=np.float32)
         return np.asarray(self.weights[rows].sum(axis=0), dtype=np.float32).ravel()
-
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of a (lower-cased) term over the indexed texts; unseen terms get the most."""
-        n = self.weights.shape[1]
-        row = self.vocabulary.get(term)
-        df = 0 if row is None else int(self.weights.indptr[row + 1] - self.weights.indptr[row])
-        return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
 
     def save(self, folder: Path) -> None:
         sparse.save_npz(folder / "bm25.npz", self.weights)

@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from rag import index as store
-from rag import indexing
+from rag import indexing, store
 from rag.config import Settings
-from rag.ingest import SUPPORTED
-from rag.models import Progress
+from rag.progress import Progress
+from rag.readers import SUPPORTED
 from rag.retrieve import Retriever
 from rag.types import Skipped
 
@@ -98,7 +97,7 @@ class Library:
             else:
                 accepted[stored] = path
         if not accepted:
-            return Upload([], [], [], refused, [], len(self.retriever.index.chunks))
+            return Upload([], [], [], refused, [], self.retriever.size)
         folder = self.settings.uploads_path
         folder.mkdir(parents=True, exist_ok=True)
         with self._writing:
@@ -131,7 +130,7 @@ class Library:
     def remove(self, doc_id: str) -> bool:
         """Drop a document from the index, and its file when it was uploaded here; False when it was not indexed."""
         with self._writing:
-            document = self.retriever.index.documents.get(doc_id)
+            document = next((d for d, _ in self.retriever.documents() if d.id == doc_id), None)
             if not indexing.remove([doc_id], self.settings):
                 return False
             self._reload()
@@ -142,7 +141,7 @@ class Library:
         return True
 
     def _reload(self) -> None:
-        self.retriever.index = store.load(self.settings.index_path)
+        self.retriever.use(store.load(self.settings.index_path))
 
 
 def _restore(target: Path, previous: Path | None) -> None:

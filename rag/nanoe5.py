@@ -228,8 +228,15 @@ def write_sentence_transformer(e5: E5File, tokenizer_json: Path, out_dir: Path) 
         "pad_token_id": e5.special["pad"],
         "position_embedding_type": "absolute",
     }
-    tokens = {"bos_token": "<s>", "cls_token": "<s>", "eos_token": "</s>", "sep_token": "</s>",
-              "pad_token": "<pad>", "unk_token": "<unk>", "mask_token": "<mask>"}  # fmt: skip
+    tokens = {
+        "bos_token": "<s>",
+        "cls_token": "<s>",
+        "eos_token": "</s>",
+        "sep_token": "</s>",
+        "pad_token": "<pad>",
+        "unk_token": "<unk>",
+        "mask_token": "<mask>",
+    }
     files = {
         "config.json": bert,
         "tokenizer_config.json": {**tokens, "tokenizer_class": "XLMRobertaTokenizer", "model_max_length": h.positions},

@@ -4,11 +4,11 @@
 graph (the same weights, no retraining, no calibration) and saves OpenVINO's IR under
 `<folder>/openvino/` (weights stored as fp16, half the size of fp32). `OpenVINOEmbedder` tokenizes
 with the folder's own tokenizer and prompts, as sentence-transformers does, and lets OpenVINO pick
-the precision: bfloat16 on CPUs that have it, else fp32. Its vectors match the torch embedder's to
-a cosine of at least 0.99998 in bfloat16 and 1.000000 (to six places) in fp32, with the same XQuAD-vi
-recall, and it embeds several times faster on 2 cores (bench/embedding.py measures both).
+the precision: bfloat16 on CPUs that have it, else fp32. `bench/embedding.py` measures its vectors
+against the torch embedder's (cosine, XQuAD-vi recall) and both speeds (docs/benchmarks.md).
 
-This module does not choose the backend (`rag.embed.load` does) or install models (`rag.models`).
+This module does not choose the backend (`rag.embed.load` does, and hands it the folder's prompts) or install
+models (`rag.models`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.embed import PROMPT_NAMES, Kind
+from rag.types import TextKind
 
 EXPORT = Path("openvino") / "model.xml"
 
@@ -61,8 +61,9 @@ def traceable(folder: Path) -> tuple[Any, tuple[Any, Any]]:
     hf_logging.set_verbosity_error()  # the tracer's and loader's notes are not the user's business
     hf_logging.disable_progress_bar()
     encoder = AutoModel.from_pretrained(str(folder), attn_implementation="eager", add_pooling_layer=False)
-    example = AutoTokenizer.from_pretrained(str(folder))(["passage: xin chào", "query: a"], padding=True,
-                                                         return_tensors="pt")  # fmt: skip
+    example = AutoTokenizer.from_pretrained(str(folder))(
+        ["passage: xin chào", "query: a"], padding=True, return_tensors="pt"
+    )
     return Pooled(encoder.eval()).eval(), (example["input_ids"], example["attention_mask"])
 
 
@@ -87,18 +88,33 @@ def export(folder: Path) -> Path:
 class OpenVINOEmbedder:
     """The exported model, compiled for the CPU; `load` is the expensive part."""
 
-    def __init__(self, compiled: Any, tokenizer: Any, prompts: dict[str, str], max_tokens: int, name: str,
-                 fingerprint: str, batch_size: int = 32) -> None:  # fmt: skip
+    def __init__(
+        self,
+        compiled: Any,
+        tokenizer: Any,
+        prompts: dict[TextKind, str],
+        max_tokens: int,
+        dim: int,
+        name: str,
+        fingerprint: str,
+        batch_size: int = 32,
+    ) -> None:
         self.compiled, self.tokenizer, self.prompts, self.max_tokens = compiled, tokenizer, prompts, max_tokens
-        self.name, self.fingerprint, self.batch_size = name, fingerprint, batch_size
-        self.dim = int(self.embed(["."], "query").shape[1])
+        self.dim, self.name, self.fingerprint, self.batch_size = dim, name, fingerprint, batch_size
 
     @classmethod
     def load(
-        cls, path: Path, n_threads: int, name: str, fingerprint: str, precision: str | None = None
+        cls,
+        path: Path,
+        n_threads: int,
+        name: str,
+        fingerprint: str,
+        prompts: dict[TextKind, str],
+        precision: str | None = None,
     ) -> OpenVINOEmbedder:
-        """`precision` None is OpenVINO's own choice: bfloat16 on CPUs that have it (AVX-512 BF16, AMX), else
-        fp32; "f32" forces fp32 (bench/embedding.py compares both)."""
+        """`prompts` are the prefixes of a question and a passage; `precision` None is OpenVINO's own choice:
+        bfloat16 on CPUs that have it (AVX-512 BF16, AMX), else fp32; "f32" forces fp32 (bench/embedding.py
+        compares both)."""
         import openvino as ov
         from transformers import AutoTokenizer
 
@@ -107,28 +123,38 @@ class OpenVINOEmbedder:
             config["INFERENCE_PRECISION_HINT"] = precision
         compiled = ov.Core().compile_model(str(path / EXPORT), "CPU", config)
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        prompts = _json(path / "config_sentence_transformers.json").get("prompts") or {}
         max_tokens = int(_json(path / "sentence_bert_config.json").get("max_seq_length") or 512)
-        return cls(compiled, tokenizer, prompts, max_tokens, name, fingerprint)
+        return cls(compiled, tokenizer, prompts, max_tokens, _dimension(compiled, path), name, fingerprint)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
-    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+    def embed(self, texts: Sequence[str], kind: TextKind) -> np.ndarray:
         """Like sentence-transformers: the prompt before each text, longest texts batched together."""
-        prompt = self.prompts.get(PROMPT_NAMES[kind], "")
-        out = np.zeros((len(texts), getattr(self, "dim", 0) or 1), dtype=np.float32)
+        prompt = self.prompts.get(kind, "")
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
             batch = order[start : start + self.batch_size]
-            encoded = self.tokenizer([prompt + texts[i] for i in batch], padding=True, truncation=True,
-                                     max_length=self.max_tokens, return_tensors="np")  # fmt: skip
+            encoded = self.tokenizer(
+                [prompt + texts[i] for i in batch],
+                padding=True,
+                truncation=True,
+                max_length=self.max_tokens,
+                return_tensors="np",
+            )
             vectors = self.compiled({"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]})[0]
-            if out.shape[1] != vectors.shape[1]:
-                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
             out[batch] = vectors
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def _dimension(compiled: Any, folder: Path) -> int:
+    """The length of the vectors: the exported graph's output width, else the encoder's hidden size."""
+    width = compiled.output(0).get_partial_shape()[1]
+    if width.is_static:
+        return int(width.get_length())
+    return int(_json(folder / "config.json")["hidden_size"])
 
 
 def _json(path: Path) -> dict[str, Any]:

@@ -1,17 +1,56 @@
-"""The JSON forms that leave the process: `rag ask --json`, `rag search --json`, the HTTP API and the MCP tools.
+"""The JSON forms that cross the process's edge: out, `rag ask --json`, `rag search --json`, the HTTP API and
+the MCP tools; in, a conversation's history as every front end receives it.
 
-One place, so the command line and the app can never disagree on a field. Plain dicts of
-JSON types, built from the frozen dataclasses; nothing here reads them back.
+One place, so the command line and the app can never disagree on a field. What goes out is
+plain dicts of JSON types, built from the frozen dataclasses. What comes in is validated by
+pydantic (`TurnIn`, `read_history`) into `Turn`s; nothing past this module sees a raw dict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
 from rag.retrieve import Hit
-from rag.types import Answer, Document
+from rag.types import Answer, Document, Role, Turn
+
+
+class TextPart(BaseModel):
+    """One part of a message's content, as Gradio's chat hands it back: {"type": "text", "text": …}."""
+
+    model_config = ConfigDict(extra="ignore")
+    text: str = ""
+
+
+class TurnIn(BaseModel):
+    """One earlier turn as sent: {"role": "user"|"assistant", "content": text, or a list of text parts}."""
+
+    model_config = ConfigDict(extra="ignore")
+    role: Role
+    content: str | TextPart | list[str | TextPart]
+
+    def turn(self) -> Turn:
+        content = self.content
+        if isinstance(content, str):
+            return Turn(self.role, content)
+        parts = content if isinstance(content, list) else [content]
+        return Turn(self.role, " ".join(p if isinstance(p, str) else p.text for p in parts))
+
+
+HISTORY = TypeAdapter(list[TurnIn])
+
+
+def read_history(raw: object) -> list[Turn]:
+    """A history as sent (a list of {role, content}, oldest first; None is none) as `Turn`s; a pydantic
+    `ValidationError` names what is wrong.
+
+    >>> read_history([{"role": "user", "content": [{"type": "text", "text": "Có bao nhiêu?"}]}])
+    [Turn(role='user', content='Có bao nhiêu?')]
+    """
+    return [t.turn() for t in HISTORY.validate_python(raw or [])]
 
 
 def answer_json(answer: Answer, id: str | int | None = None) -> dict[str, Any]:
@@ -43,13 +82,15 @@ def answer_json(answer: Answer, id: str | int | None = None) -> dict[str, Any]:
 
 def hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
     """Ranked passages: rank, fused score, dense cosine, BM25 score and the chunk's fields."""
-    return [{"rank": rank, "score": h.score, "dense": h.dense, "lexical": h.lexical, **asdict(h.chunk)}
-            for rank, h in enumerate(hits, 1)]  # fmt: skip
+    return [
+        {"rank": rank, "score": h.score, "dense": h.dense, "lexical": h.lexical, **asdict(h.chunk)}
+        for rank, h in enumerate(hits, 1)
+    ]
 
 
-def documents_json(documents: list[Document], chunks: Mapping[str, int]) -> list[dict[str, Any]]:
+def documents_json(documents: Sequence[tuple[Document, int]]) -> list[dict[str, Any]]:
     """The indexed documents, by id: title, date, source and how many chunks each has."""
     return [
-        {"id": d.id, "title": d.title, "date": d.date, "source": d.source, "chunks": chunks.get(d.id, 0)}
-        for d in sorted(documents, key=lambda d: d.id)
+        {"id": d.id, "title": d.title, "date": d.date, "source": d.source, "chunks": chunks}
+        for d, chunks in sorted(documents, key=lambda dc: dc[0].id)
     ]

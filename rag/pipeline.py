@@ -20,18 +20,17 @@ from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from rag import answer as forms
-from rag import evidence
+from rag import embed, evidence, generate, installed, store
 from rag.config import Settings
-from rag.errors import QuestionError
-from rag.generate import Generator, Message
+from rag.generate import Generator, Message, Usage
+from rag.manifest import load_manifest
 from rag.prompts import render
 from rag.retrieve import Retriever
-from rag.text import fold
-from rag.types import Answer, Citation, Timings
+from rag.types import Answer, Citation, Mode, Timings, Turn
 from rag.verify import check
 
 Event = str | Answer
-Role = Literal["user", "assistant"]
+Style = Literal["auto", "extractive"]
 
 
 class Pipeline:
@@ -44,7 +43,7 @@ class Pipeline:
         answer_tokens: int = 160,
         abstain_below: float = 0.80,
         max_question_chars: int = 1000,
-        style: Literal["auto", "extractive"] = "auto",
+        style: Style = "auto",
     ) -> None:
         self.retriever, self.generator = retriever, generator
         self.top_k, self.evidence_tokens, self.answer_tokens = top_k, evidence_tokens, answer_tokens
@@ -54,8 +53,16 @@ class Pipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings, retriever: Retriever, generator: Generator) -> Pipeline:
-        return cls(retriever, generator, settings.top_k, settings.evidence_tokens, settings.answer_tokens,
-                   settings.abstain_below, settings.max_question_chars, settings.answer_style)  # fmt: skip
+        return cls(
+            retriever,
+            generator,
+            top_k=settings.top_k,
+            evidence_tokens=settings.evidence_tokens,
+            answer_tokens=settings.answer_tokens,
+            abstain_below=settings.abstain_below,
+            max_question_chars=settings.max_question_chars,
+            style=settings.answer_style,
+        )
 
     @classmethod
     def load(cls, settings: Settings) -> Pipeline:
@@ -63,54 +70,47 @@ class Pipeline:
 
         The cheap checks come first, so a missing index or model is reported before seconds of loading.
         """
-        from rag import embed, models
-        from rag import index as store
-        from rag.generate import HttpGenerator, LlamaGenerator
-        from rag.manifest import load_manifest
-
         manifest = load_manifest(settings.manifest_path)
-        gguf = None if settings.llm_url else models.llm_path(settings, manifest)
-        embedder_dir = models.embedder_path(settings, manifest)
+        if settings.llm_url is None:
+            installed.llm_path(settings, manifest)
+        installed.embedder_path(settings, manifest)
         index = store.load(settings.index_path)
-        name = settings.embedder if settings.embedder_path is None else str(embedder_dir)
-        embedder = embed.load(embedder_dir, settings.n_threads, name, settings.embedder_backend)
-        retriever = Retriever(index, embedder, settings.dense_weight, settings.fusion)
-        generator: Generator
-        if gguf is None:
-            generator = HttpGenerator(str(settings.llm_url), settings.llm_api_key, settings.llm_model)
-        else:
-            name = settings.llm if settings.llm_path is None else gguf.stem
-            generator = LlamaGenerator.load(gguf, settings.n_ctx, settings.n_threads, name=name)
-        pipeline = cls.from_settings(settings, retriever, generator)
+        retriever = Retriever(index, embed.from_settings(settings), settings.dense_weight, settings.fusion)
+        pipeline = cls.from_settings(settings, retriever, generate.from_settings(settings))
         pipeline.warm_up()
         return pipeline
+
+    def use_generator(self, generator: Generator) -> None:
+        """Answer with another language model from now on (the app's model picker), warmed up first."""
+        generator.warm_up(self.system)
+        self.generator = generator
 
     def warm_up(self) -> None:
         """Put the system prompt in the model's cache (a local model only; a server keeps its own), and run one
         search, so that the first question does not pay for the embedder's first call (about 0.2 s on 2 cores)."""
         self.retriever.search("khởi động", k=1)
-        warm = getattr(self.generator, "warm_up", None)
-        if warm is not None:
-            warm(self.system)
+        self.generator.warm_up(self.system)
 
-    def ask(self, question: str, history: Sequence[tuple[Role, str]] = (), top_k: int | None = None) -> Answer:
+    def ask(
+        self, question: str, history: Sequence[Turn] = (), top_k: int | None = None, style: Style | None = None
+    ) -> Answer:
         """The final answer, without the stream."""
-        for event in self.stream(question, history, top_k):
+        for event in self.stream(question, history, top_k, style):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("stream ended without an answer")
 
     def stream(
-        self, question: str, history: Sequence[tuple[Role, str]] = (), top_k: int | None = None
+        self, question: str, history: Sequence[Turn] = (), top_k: int | None = None, style: Style | None = None
     ) -> Iterator[Event]:
-        """The model's text as it comes, then the `Answer`; `top_k` overrides the passages retrieved for this call."""
+        """The model's text as it comes, then the `Answer`; `top_k` overrides the passages retrieved for this call,
+        `style` the answer style (`extractive`: no model call)."""
         started = time.perf_counter()
 
         def ms() -> float:
             return (time.perf_counter() - started) * 1000
 
-        if not fold(question):  # whitespace, invisible characters or punctuation only
-            raise QuestionError("the question is empty; type a question about your documents.")
+        forms.require_question(question)
         notice = ""
         if len(question) > self.max_question_chars:
             question = question[: self.max_question_chars]
@@ -124,20 +124,24 @@ class Pipeline:
         retrieval_ms = ms()
         retrieved = tuple(h.chunk.doc_id for h in hits)
 
-        called = False  # whether the model was asked: its timings count then
-
         def done(
-            text: str, mode: str, citations: tuple[Citation, ...] = (), reply: str = "", why: str = "", first: float = 0
+            text: str,
+            mode: Mode,
+            citations: tuple[Citation, ...] = (),
+            reply: str = "",
+            why: str = "",
+            first: float = 0,
+            usage: Usage | None = None,
         ) -> Answer:
-            t = self.generator.last_timings if called else None
+            u = usage or Usage()
             timings = Timings(
                 retrieval_ms=retrieval_ms,
                 first_token_ms=first or ms(),
                 total_ms=ms(),
-                prompt_ms=t.prompt_ms if t else 0.0,
-                generate_ms=t.generate_ms if t else 0.0,
-                prompt_tokens=t.prompt_tokens if t else 0,
-                generated_tokens=t.generated_tokens if t else 0,
+                prompt_ms=u.prompt_ms,
+                generate_ms=u.generate_ms,
+                prompt_tokens=u.prompt_tokens,
+                generated_tokens=u.generated_tokens,
             )
             return Answer(question, query, text, mode, citations, timings, retrieved, reply, why, notice)
 
@@ -157,7 +161,7 @@ class Pipeline:
             )
             return
 
-        if self.style == "extractive":
+        if (style or self.style) == "extractive":
             text, citations = forms.extractive(passages)
             yield done(text, "extractive", citations, why="RAG_ANSWER_STYLE=extractive")
             return
@@ -166,29 +170,33 @@ class Pipeline:
         messages = [Message("system", self.system), Message("user", prompt)]
         pieces: list[str] = []
         first = 0.0
-        called = True
         replying = self.generator.stream(messages, self.answer_tokens)
         try:
-            for piece in replying:
-                if not pieces:
-                    first = ms()
+            while True:
+                try:
+                    piece = next(replying)
+                except StopIteration as end:  # the stream's return value is its usage
+                    usage: Usage = end.value
+                    break
+                first = first or ms()
                 pieces.append(piece)
                 yield piece
         finally:  # a reader who stops listening frees the model at once, not when the stream is collected
-            close = getattr(replying, "close", None)
-            if close is not None:
-                close()
+            replying.close()
         reply = "".join(pieces)
 
-        # checked against what the model was shown of each passage: title, date and sentences
-        verdict = check(reply, [f"{p.chunk.title}\n{p.chunk.date or ''}\n{p.text}" for p in passages], query)
+        verdict = check(reply, [forms.passage_text(p) for p in passages], query)  # what the model was shown
         # refusal words in a reply that verifies are part of an answer ("không tìm thấy sai phạm [1]")
         if forms.is_refusal(reply) and not verdict.ok:
-            yield done(forms.no_answer(), "abstained", reply=reply, why="the model found no answer", first=first)
+            yield done(
+                forms.no_answer(), "abstained", reply=reply, why="the model found no answer", first=first, usage=usage
+            )
             return
         if verdict.ok:
             text, citations = forms.generated(verdict.claims, passages)
-            yield done(text, "generated", citations, reply, verdict.reason, first)
+            yield done(text, "generated", citations, reply, verdict.reason, first, usage)
             return
         text, citations = forms.extractive(passages)
-        yield done(text, "extractive", citations, reply, f"the reply failed verification: {verdict.reason}", first)
+        yield done(
+            text, "extractive", citations, reply, f"the reply failed verification: {verdict.reason}", first, usage
+        )

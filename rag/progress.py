@@ -1,17 +1,20 @@
-"""Progress display for long steps: bars on a terminal, one line a step in logs and pipes.
+"""Progress of long steps: the `Progress` protocol that installs and indexing report to, and its displays.
 
-Implements the `rag.models.Progress` protocol that installs and indexing report to.
-Byte steps show size and transfer speed; other units (chunks) show a count and a rate.
+`ConsoleProgress` draws bars on a terminal and prints one line a step in logs and pipes;
+byte steps show size and transfer speed, other units (chunks) a count and a rate. The app
+draws the same protocol on a Gradio bar (`rag.ui`). `NoProgress` reports nowhere.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from rich import progress as bars
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
     MofNCompleteColumn,
-    Progress,
     ProgressColumn,
     Task,
     TaskID,
@@ -20,6 +23,21 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.text import Text
+
+
+class Progress(Protocol):
+    """Where long steps report to (the CLI draws bars, the app a progress bar; tests record)."""
+
+    def step(self, label: str, total: int | None = None, unit: str = "B") -> None: ...
+    def advance(self, amount: int) -> None: ...
+
+
+class NoProgress:
+    def step(self, label: str, total: int | None = None, unit: str = "B") -> None:
+        pass
+
+    def advance(self, amount: int) -> None:
+        pass
 
 
 class RateColumn(ProgressColumn):
@@ -45,13 +63,19 @@ class ConsoleProgress:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.bars: Progress | None = None
+        self.bars: bars.Progress | None = None
         self.task: TaskID | None = None
 
     def __enter__(self) -> ConsoleProgress:
         if self.console.is_terminal:
-            self.bars = Progress(TextColumn("{task.description}"), BarColumn(), SizeColumn(), RateColumn(),
-                                 TimeRemainingColumn(), console=self.console)  # fmt: skip
+            self.bars = bars.Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                SizeColumn(),
+                RateColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
             self.bars.start()
         return self
 

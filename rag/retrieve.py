@@ -3,14 +3,15 @@
 For a question: the dense top candidates come from FAISS, the lexical top candidates
 from BM25; for their union both scores are known exactly (a dot product with the stored
 vector, a column of the BM25 scores). Fusion is a weighted sum of min-max normalised
-scores (`dense_weight`, default 0.5: best or near-best on Vietnamese benchmarks, and
-0.953 recall@1 on XQuAD-vi where RRF gave 0.932) or reciprocal-rank fusion. A document
+scores (`dense_weight`, default 0.5; the fusions are compared in docs/evaluation.md) or
+reciprocal-rank fusion. A document
 filter restricts the candidates; MMR trades relevance for diversity when asked.
 This module reads an `Index`; it does not build one.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
@@ -19,9 +20,9 @@ import numpy as np
 
 from rag.embed import Embedder
 from rag.errors import IndexIncompatibleError
-from rag.index import REBUILD, Index
+from rag.store import REBUILD, Index
 from rag.text import normalize
-from rag.types import Chunk
+from rag.types import Chunk, Document
 
 RRF_K = 60
 
@@ -89,14 +90,37 @@ class Retriever:
         fusion: Literal["weighted", "rrf"] = "weighted",
         candidates: int = 50,
     ) -> None:
-        if index.settings.get("embedder_fingerprint") != embedder.fingerprint:
-            raise IndexIncompatibleError(
-                f"the index was built with the embedder {index.settings.get('embedder')!r} "
-                f"({index.settings.get('embedder_fingerprint')}), but {embedder.name!r} ({embedder.fingerprint}) "
-                f"is configured; {REBUILD}."
-            )
-        self.index, self.embedder = index, embedder
+        self.embedder = embedder
         self.dense_weight, self.fusion, self.candidates = dense_weight, fusion, candidates
+        self.index = self._checked(index)
+
+    def _checked(self, index: Index) -> Index:
+        built = index.settings
+        if built.embedder_fingerprint != self.embedder.fingerprint:
+            raise IndexIncompatibleError(
+                f"the index was built with the embedder {built.embedder!r} ({built.embedder_fingerprint}), "
+                f"but {self.embedder.name!r} ({self.embedder.fingerprint}) is configured; {REBUILD}."
+            )
+        return index
+
+    def use(self, index: Index) -> None:
+        """Search `index` from now on (after the app changed the documents); a search already running keeps
+        the one it started with."""
+        self.index = self._checked(index)
+
+    def chunks(self, ids: Collection[str]) -> dict[str, Chunk]:
+        """The indexed chunks with these ids, by id."""
+        return {c.id: c for c in self.index.chunks if c.id in ids}
+
+    def documents(self) -> list[tuple[Document, int]]:
+        """The indexed documents, by id, each with how many chunks it has."""
+        counts = Counter(c.doc_id for c in self.index.chunks)
+        return [(d, counts.get(d.id, 0)) for _, d in sorted(self.index.documents.items())]
+
+    @property
+    def size(self) -> int:
+        """How many chunks are indexed."""
+        return len(self.index.chunks)
 
     def search(
         self, query: str, k: int = 5, doc_ids: Collection[str] | None = None, diversity: float | None = None

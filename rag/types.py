@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+TextKind = Literal["query", "passage"]  # what an embedder is given: a question or a passage of a document
+Role = Literal["user", "assistant"]
+Mode = Literal["generated", "extractive", "abstained"]
+
+
+class Turn(NamedTuple):
+    """One earlier turn of a conversation, oldest first in a history: who spoke, and what they said."""
+
+    role: Role
+    content: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +84,7 @@ class Answer:
     question: str  # as asked (after the length limit)
     query: str  # the standalone query that retrieval used
     text: str
-    mode: str  # "generated" | "extractive" | "abstained"
+    mode: Mode
     citations: tuple[Citation, ...]
     timings: Timings
     retrieved: tuple[str, ...] = ()  # document ids of the retrieved chunks, best first

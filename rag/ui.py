@@ -2,31 +2,31 @@
 
 `Handlers` holds every function the app calls, as plain methods over an already-loaded
 pipeline and library (tests call them directly); `build_app` only lays out components and
-names the endpoints; `serve` launches it (127.0.0.1, queue, optional login, MCP). Chat
+names the endpoints; `rag.server.serve` launches it (127.0.0.1, queue, optional login, MCP). Chat
 history lives in each browser session's chat component and is passed in with every question,
 never kept here, so two tabs never see each other's conversation. What the page shows of answers
-is made in `rag.render` (escaped there); retrieval, prompts and checking live in the pipeline.
+is made in `rag.view` (escaped there); retrieval, prompts and checking live in the pipeline.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from pydantic import ValidationError
 
+from rag.answer import require_question
 from rag.errors import RagError
 from rag.generate import Generator
 from rag.library import UPLOAD_TYPES, Library
-from rag.payloads import answer_json, documents_json, hits_json
+from rag.payloads import answer_json, documents_json, hits_json, read_history
 from rag.pipeline import Pipeline
-from rag.render import CSS, chat_text, history_pairs, plain, shown, sources_html
-from rag.text import fold
-from rag.types import Answer, Chunk
+from rag.types import Turn
+from rag.view import chat_text, plain, shown, sources_html
 
 EXAMPLES = [  # about the seeds, each answered right by the default model in the evaluation
     "Trong năm 2020, Ủy ban Thường vụ Quốc hội đã ban hành bao nhiêu nghị quyết?",
@@ -77,12 +77,15 @@ class Handlers:
         self, question: str, messages: list[dict[str, Any]] | None, k: float | None = None
     ) -> Iterator[tuple[list[dict[str, Any]], str, str]]:
         """Stream an answer into the chat: (messages, question box, sources panel) after each piece."""
-        if not fold(question or ""):
-            raise gr.Error("Hãy nhập một câu hỏi về tài liệu.", print_exception=False)
-        # the chat holds what `shown` made of each turn, in whatever form Gradio hands it back: read it as typed
-        history = [(role, plain(text)) for role, text in history_pairs(messages or [])]
-        chat = [*(messages or []), {"role": "user", "content": shown(question)},
-                {"role": "assistant", "content": "…"}]  # fmt: skip
+        try:
+            require_question(question)
+            # the chat holds what `shown` made of each turn, in whatever form Gradio hands it back: read it as typed
+            history = [Turn(t.role, plain(t.content)) for t in read_history(messages)]
+        except RagError as exc:
+            raise raise_for_user(exc) from None
+        except ValidationError:
+            history = []  # not a conversation this page wrote: the question is answered on its own
+        chat = [*(messages or []), {"role": "user", "content": shown(question)}, {"role": "assistant", "content": "…"}]
         yield list(chat), "", '<p class="rag-waiting">Đang tìm trong tài liệu…</p>'
         draft = ""
         try:
@@ -93,13 +96,10 @@ class Handlers:
                     yield list(chat), "", '<p class="rag-waiting">Đang viết câu trả lời…</p>'
                 else:
                     chat[-1] = {"role": "assistant", "content": chat_text(event)}
-                    yield list(chat), "", sources_html(event, self._chunks(event))
+                    cited = self.pipeline.retriever.chunks({c.chunk_id for c in event.citations})
+                    yield list(chat), "", sources_html(event, cited)
         except RagError as exc:
             raise raise_for_user(exc) from None
-
-    def _chunks(self, answer: Answer) -> dict[str, Chunk]:
-        wanted = {c.chunk_id for c in answer.citations}
-        return {c.id: c for c in self.pipeline.retriever.index.chunks if c.id in wanted}
 
     # --- the API (and MCP tools) ----------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -112,7 +112,14 @@ class Handlers:
             the answer (text with [n] markers), its mode (generated, extractive, abstained), citations, timings.
         """
         try:
-            return answer_json(self.pipeline.ask(question, history_pairs(history or [])))
+            turns = read_history(history)
+        except ValidationError:
+            raise gr.Error(
+                'history: give earlier turns as a list of {"role": "user"|"assistant", "content": text}.',
+                print_exception=False,
+            ) from None
+        try:
+            return answer_json(self.pipeline.ask(question, turns))
         except RagError as exc:
             raise raise_for_user(exc) from None
 
@@ -131,8 +138,7 @@ class Handlers:
 
     def documents(self) -> list[dict[str, Any]]:
         """List the indexed documents: id, title, date, source and number of chunks."""
-        index = self.pipeline.retriever.index
-        return documents_json(list(index.documents.values()), Counter(c.doc_id for c in index.chunks))
+        return documents_json(self.pipeline.retriever.documents())
 
     # --- documents and settings -----------------------------------------------------------------------------
     def document_views(self) -> tuple[list[list[Any]], list[tuple[str, str]]]:
@@ -148,8 +154,9 @@ class Handlers:
         if not paths:
             raise gr.Error("Chưa chọn tệp nào.", print_exception=False)
         try:
-            result = self.library.add([(Path(p).name, Path(p)) for p in paths],
-                                      UiProgress(progress) if progress is not None else None)  # fmt: skip
+            result = self.library.add(
+                [(Path(p).name, Path(p)) for p in paths], UiProgress(progress) if progress is not None else None
+            )
         except RagError as exc:
             raise raise_for_user(exc) from None
         finally:
@@ -174,7 +181,7 @@ class Handlers:
         return f"Đã xoá {shown(doc_id)}." if removed else f"{shown(doc_id)} không có trong chỉ mục."
 
     def current_model(self) -> str | None:
-        name = getattr(self.pipeline.generator, "name", None)
+        name = self.pipeline.generator.name
         return name if name in self.models else None
 
     def use_model(self, name: str) -> tuple[str, Any]:
@@ -190,10 +197,9 @@ class Handlers:
         with self._switch:
             try:
                 # both are in memory for a moment, so that the old one still answers when the new one fails to load
-                self.pipeline.generator = model.load()
+                self.pipeline.use_generator(model.load())
             except RagError as exc:
                 return f"Không tải được {shown(name)}: {shown(str(exc))}", gr.Dropdown(value=self.current_model())
-            self.pipeline.warm_up()
         return f"Đã chuyển sang {shown(name)}.", gr.skip()
 
 
@@ -217,21 +223,34 @@ def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequen
                 sources = gr.HTML("<p>Nguồn của câu trả lời sẽ hiện ở đây.</p>", elem_id="sources")
         with gr.Tab("Tài liệu"):
             can_change = library is not None
-            files = gr.File(label=f"Tải tài liệu lên ({', '.join(UPLOAD_TYPES)})", file_count="multiple",
-                            file_types=list(UPLOAD_TYPES), type="filepath", interactive=can_change)  # fmt: skip
+            files = gr.File(
+                label=f"Tải tài liệu lên ({', '.join(UPLOAD_TYPES)})",
+                file_count="multiple",
+                file_types=list(UPLOAD_TYPES),
+                type="filepath",
+                interactive=can_change,
+            )
             add = gr.Button("Thêm vào chỉ mục", variant="primary", interactive=can_change)
             report = gr.Markdown()
             rows, choices = h.document_views()
-            table = gr.Dataframe(rows, headers=["Tiêu đề", "Ngày", "Số đoạn", "Tệp"],
-                                 interactive=False, label="Tài liệu đã nạp", elem_id="documents")  # fmt: skip
+            table = gr.Dataframe(
+                rows,
+                headers=["Tiêu đề", "Ngày", "Số đoạn", "Tệp"],
+                interactive=False,
+                label="Tài liệu đã nạp",
+                elem_id="documents",
+            )
             with gr.Row():
                 chosen = gr.Dropdown(choices, label="Tài liệu cần xoá", value=None)
                 drop = gr.Button("Xoá tài liệu", variant="stop", interactive=can_change)
         with gr.Tab("Cài đặt"):
             k = gr.Slider(1, 10, value=pipeline.top_k, step=1, label="Số đoạn văn tìm cho mỗi câu hỏi")
-            picker = gr.Dropdown([m.name for m in models], value=h.current_model(),
-                                 label="Mô hình ngôn ngữ (dùng chung cho mọi người dùng ứng dụng này)",
-                                 interactive=len(models) > 1)  # fmt: skip
+            picker = gr.Dropdown(
+                [m.name for m in models],
+                value=h.current_model(),
+                label="Mô hình ngôn ngữ (dùng chung cho mọi người dùng ứng dụng này)",
+                interactive=len(models) > 1,
+            )
             model_status = gr.Markdown()
 
         private: dict[str, Any] = {"api_visibility": "private"}  # UI events are not API endpoints or MCP tools
@@ -248,8 +267,9 @@ def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequen
 
         add.click(upload, files, [report, table, chosen], **private).then(lambda: None, None, files, **private)
         # each visitor sees the documents and the model as they are now, not as they were at start-up
-        app.load(lambda: (*refreshed("")[1:], gr.Dropdown(value=h.current_model())), None, [table, chosen, picker],
-                 **private)  # fmt: skip
+        app.load(
+            lambda: (*refreshed("")[1:], gr.Dropdown(value=h.current_model())), None, [table, chosen, picker], **private
+        )
         drop.click(lambda doc: refreshed(h.remove(doc)), chosen, [report, table, chosen], **private)
         picker.input(h.use_model, picker, [model_status, picker], concurrency_id=model, **private)
 
@@ -257,31 +277,3 @@ def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequen
         gr.api(h.search, api_name="search", concurrency_limit=4)
         gr.api(h.documents, api_name="documents", concurrency_limit=None)
     return app
-
-
-def serve(
-    app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, max_upload_mb: float = 20,
-    block: bool = True,
-) -> str:  # fmt: skip
-    """Launch on host:port (no share link; MCP tools at /gradio_api/mcp/ unless a login is asked for); the local URL.
-
-    Gradio's MCP server cannot pass a login on to the app (its tool calls are refused) while its routes answer
-    without one, so with `auth` there is no MCP server at all.
-    """
-    login = tuple(auth.split(":", 1)) if auth else None
-    app.queue(default_concurrency_limit=1, max_size=256)
-    _, url, _ = app.launch(
-        server_name=host,
-        server_port=port,
-        share=False,
-        auth=login,  # type: ignore[arg-type]
-        max_file_size=int(max_upload_mb * 1024 * 1024),  # bytes: Gradio reads only whole numbers in "0.5mb"
-        mcp_server=login is None,
-        show_error=True,
-        prevent_thread_lock=not block,
-        quiet=True,
-        css=CSS,
-        ssr_mode=False,
-        pwa=False,
-    )
-    return str(url)

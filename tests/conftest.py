@@ -17,7 +17,7 @@ import pytest
 
 from rag.config import CHECKOUT, DEFAULT_EMBEDDER, DEFAULT_LLM, Settings
 from rag.embed import Embedder
-from rag.generate import Message, Timings
+from rag.generate import Message, Stream, Usage
 from rag.manifest import Part
 
 
@@ -135,13 +135,13 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def installed_model(settings: Settings, kind: str) -> Path:
     """The installed default model of `kind`; the test fails (not skips) with what to run when it is missing."""
-    from rag import models
+    from rag import installed
     from rag.errors import RagError
     from rag.manifest import load_manifest
 
     manifest = load_manifest(settings.manifest_path)
     try:
-        return models.llm_path(settings, manifest) if kind == "llm" else models.embedder_path(settings, manifest)
+        return installed.llm_path(settings, manifest) if kind == "llm" else installed.embedder_path(settings, manifest)
     except RagError as exc:
         pytest.fail(f"{exc} (`make models` installs the default models)")
 
@@ -204,13 +204,15 @@ class FakeGenerator:
     def __init__(self, *replies: str) -> None:
         self.replies = list(replies)
         self.calls: list[list[Message]] = []
-        self.last_timings = Timings()
         self.open = 0  # streams started and not yet finished or closed
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+    def warm_up(self, system: str) -> None:
+        pass
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Stream:
         self.calls.append(list(messages))
         reply = self.replies[min(len(self.calls), len(self.replies)) - 1]
         self.open += 1
@@ -219,26 +221,20 @@ class FakeGenerator:
                 yield word + " "
         finally:
             self.open -= 1
-        self.last_timings = Timings(prompt_tokens=10, prompt_ms=1.0, generated_tokens=5, generate_ms=1.0)
+        return Usage(prompt_tokens=10, prompt_ms=1.0, generated_tokens=5, generate_ms=1.0)
 
 
 @contextmanager
 def chromium_page() -> Iterator[Any]:
     """A page of Debian's headless chromium driven by playwright (no browser download); fails saying how to get it."""
-    import shutil
+    from bench.browser import NoBrowserError
+    from bench.browser import chromium_page as page
 
-    from playwright.sync_api import sync_playwright
-
-    binary = shutil.which("chromium")
-    if binary is None:
-        pytest.fail("chromium is not installed; `make test` installs it (apt-get install chromium)")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=binary, args=flags)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            browser.close()
+    try:
+        with page() as opened:
+            yield opened
+    except NoBrowserError as exc:
+        pytest.fail(str(exc))
 
 
 def free_port() -> int:

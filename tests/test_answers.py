@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import FakeEmbedder, FakeGenerator
 
-from rag import index as store
-from rag import indexing
+from rag import indexing, store
 from rag.answer import no_answer, standalone
 from rag.config import Settings
 from rag.errors import PromptError, QuestionError

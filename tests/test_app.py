@@ -19,15 +19,15 @@ import httpx
 import pytest
 from conftest import FakeEmbedder, FakeGenerator, chromium_page, free_port, mcp_session
 
-from rag import index as store
-from rag import indexing
+from rag import indexing, store
 from rag.config import CHECKOUT, Settings
-from rag.generate import Message, Timings
+from rag.generate import Message, Stream, Usage
 from rag.library import Library, safe_name
 from rag.payloads import answer_json
 from rag.pipeline import Pipeline
 from rag.retrieve import Retriever
-from rag.ui import Handlers, build_app, serve
+from rag.server import serve
+from rag.ui import Handlers, build_app
 
 CITIES = ["Huế", "Vinh", "Hội An", "Đà Lạt", "Cần Thơ", "Nha Trang", "Quy Nhơn", "Hải Phòng"]
 HOSTILE = "<img src=x onerror=window.__xss=1> và <script>window.__xss=2</script> và ![ảnh](/leak.png)"
@@ -48,13 +48,15 @@ class EchoGenerator:
     def __init__(self, delay: float = 0.01) -> None:
         self.delay, self.active, self.most, self.calls = delay, 0, 0, 0
         self.lock = threading.Lock()
-        self.last_timings = Timings()
         self.last_prompt = ""
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+    def warm_up(self, system: str) -> None:
+        pass
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Stream:
         with self.lock:
             self.active += 1
             self.calls += 1
@@ -69,6 +71,7 @@ class EchoGenerator:
         finally:
             with self.lock:
                 self.active -= 1
+        return Usage()
 
 
 @pytest.fixture
@@ -175,8 +178,10 @@ def test_the_api_answer_has_the_fields_of_rag_ask_json(handlers: Handlers, parts
     assert set(data) == set(answer_json(parts[0].ask(question(5))))
     assert data["mode"] == "generated" and "16 cây cầu" in data["answer"]
     assert [c["doc"] for c in data["citations"]] == ["city5.txt"]
-    later = handlers.ask("Còn chợ đêm thì sao?", [{"role": "user", "content": question(5)},
-                                                  {"role": "assistant", "content": data["answer"]}])  # fmt: skip
+    later = handlers.ask(
+        "Còn chợ đêm thì sao?",
+        [{"role": "user", "content": question(5)}, {"role": "assistant", "content": data["answer"]}],
+    )
     assert [c["doc"] for c in later["citations"]] == ["city5.txt"]
 
 
@@ -186,8 +191,13 @@ def test_search_and_documents(handlers: Handlers) -> None:
     with pytest.raises(gr.Error, match="between 1 and 50"):
         handlers.search("cầu", 0)
     docs = handlers.documents()
-    assert len(docs) == 9 and docs[0] == {"id": "docs/city0.txt", "title": "Thành phố Huế", "date": None,
-                                          "source": None, "chunks": 1}  # fmt: skip
+    assert len(docs) == 9 and docs[0] == {
+        "id": "docs/city0.txt",
+        "title": "Thành phố Huế",
+        "date": None,
+        "source": None,
+        "chunks": 1,
+    }
 
 
 def test_upload_sanitises_names_indexes_checks_type_and_size_and_remove_undoes_it(
@@ -200,8 +210,12 @@ def test_upload_sanitises_names_indexes_checks_type_and_size_and_remove_undoes_i
     (incoming / "huge.txt").write_text("x" * 20_000, encoding="utf-8")  # over the 0.01 MB limit of the fixture
     (incoming / "empty.md").write_text(" \n", encoding="utf-8")
     # Gradio hands over temporary paths; the name a browser sent may try to climb out of the uploads folder
-    files = [("../../../etc/bien.txt", good), ("virus.exe", incoming / "virus.exe"),
-             ("huge.txt", incoming / "huge.txt"), ("empty.md", incoming / "empty.md")]  # fmt: skip
+    files = [
+        ("../../../etc/bien.txt", good),
+        ("virus.exe", incoming / "virus.exe"),
+        ("huge.txt", incoming / "huge.txt"),
+        ("empty.md", incoming / "empty.md"),
+    ]
     result = handlers.library.add(files)  # type: ignore[union-attr]
     saved = settings.uploads_path / "bien.txt"
     assert saved.is_file() and not (settings.home / "etc").exists()
@@ -303,8 +317,9 @@ def test_switching_models_replaces_the_generator_for_everyone(parts: Any) -> Non
     def broken() -> Any:
         raise GeneratorError("could not load the language model broken.gguf")
 
-    h = Handlers(pipeline, library, [Model("echo-llm", EchoGenerator), Model("other", lambda: other),
-                                     Model("broken", broken)])  # fmt: skip
+    h = Handlers(
+        pipeline, library, [Model("echo-llm", EchoGenerator), Model("other", lambda: other), Model("broken", broken)]
+    )
     assert h.current_model() == "echo-llm"
     status, picker = h.use_model("other")
     assert status == "Đã chuyển sang other." and picker == gr.skip()  # the picker already shows it
@@ -468,13 +483,20 @@ def test_in_the_browser_a_document_is_uploaded_listed_and_removed_and_the_chat_c
 
 def test_another_host_than_loopback_is_served_only_with_a_warning(isolated: Path) -> None:
     env = {"RAG_HOME": str(isolated), "RAG_MANIFEST": str(CHECKOUT / "models" / "manifest.toml"), "PATH": "/usr/bin"}
-    done = subprocess.run([sys.executable, "-m", "rag", "serve", "--host", "0.0.0.0"], capture_output=True, text=True,
-                          env=env, cwd=isolated, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "rag", "serve", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=isolated,
+        timeout=120,
+    )
     assert "warning: serving on 0.0.0.0, so other machines can reach" in done.stderr
     assert "set RAG_AUTH=user:password" in done.stderr
     assert done.returncode == 1 and "Traceback" not in done.stderr  # then it stops: no model in this home
-    quiet = subprocess.run([sys.executable, "-m", "rag", "serve"], capture_output=True, text=True, env=env,
-                           cwd=isolated, timeout=120)  # fmt: skip
+    quiet = subprocess.run(
+        [sys.executable, "-m", "rag", "serve"], capture_output=True, text=True, env=env, cwd=isolated, timeout=120
+    )
     assert "warning" not in quiet.stderr
 
 
@@ -482,16 +504,23 @@ def test_a_port_in_use_is_a_message_before_any_model_is_loaded(isolated: Path) -
     env = {"RAG_HOME": str(isolated), "RAG_MANIFEST": str(CHECKOUT / "models" / "manifest.toml"), "PATH": "/usr/bin"}
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = str(taken.getsockname()[1])
-        done = subprocess.run([sys.executable, "-m", "rag", "serve", "--port", port], capture_output=True, text=True,
-                              env=env, cwd=isolated, timeout=120)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "rag", "serve", "--port", port],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=isolated,
+            timeout=120,
+        )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"cannot serve on 127.0.0.1:{port}" in done.stderr and "choose another --port" in done.stderr
 
 
 def test_app_start_without_models_says_how_to_install_them(isolated: Path) -> None:
     env = {"RAG_HOME": str(isolated), "RAG_MANIFEST": str(CHECKOUT / "models" / "manifest.toml"), "PATH": "/usr/bin"}
-    done = subprocess.run([sys.executable, str(CHECKOUT / "app.py")], capture_output=True, text=True, env=env,
-                          cwd=isolated, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(CHECKOUT / "app.py")], capture_output=True, text=True, env=env, cwd=isolated, timeout=120
+    )
     assert done.returncode == 1
     assert "run `rag models install qwen2.5-coder-0.5b-instruct-q4_k_m`" in done.stderr
     assert "Traceback" not in done.stderr

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from test_answers import QUESTION, pipeline, retriever  # noqa: F401  (the module fixture is shared)
 
-from rag.cli import ask_lines, main
+from rag.cli import main
 from rag.config import CHECKOUT
+from rag.jsonl import ask_lines
 from rag.payloads import answer_json
 from rag.retrieve import Retriever
 

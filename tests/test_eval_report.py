@@ -11,11 +11,11 @@ from conftest import FakeEmbedder
 
 from eval import baselines
 from eval import table as reference
-from eval.score import Question, Turn, breakdown, draw, main, read_xquad, report, summarise
-from rag import index as store
-from rag import indexing
+from eval.score import Question, breakdown, draw, main, read_xquad, report, summarise
+from rag import indexing, store
 from rag.config import Settings
 from rag.errors import ConfigError
+from rag.payloads import TurnIn
 
 DOCS = {
     "thu-vien.txt": "Thư viện Quốc hội\n\nNăm 2020, Thư viện Quốc hội bổ sung 1.200 đầu sách mới cho bạn đọc.",
@@ -38,7 +38,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[store.Index, FakeEm
 def test_retrieval_baselines_rank_gold_documents_and_rewrite_follow_ups(built: tuple[Any, FakeEmbedder]) -> None:
     index, embedder = built
     asked = "Thư viện Quốc hội bổ sung bao nhiêu đầu sách mới?"
-    history = [Turn(role="user", content=asked), Turn(role="assistant", content="1.200")]
+    history = [TurnIn(role="user", content=asked), TurnIn(role="assistant", content="1.200")]
     follow_up = Question(id="f", question="Còn năm trước thì sao?", sources=["thu-vien.txt"], history=history)
     questions = [
         Question(id="a", question="Tháng 8/2023 tiếp nhận bao nhiêu công văn đến?", sources=["cong-van.txt"]),
@@ -72,22 +72,47 @@ def test_distractors_are_an_xquad_option(capsys: pytest.CaptureFixture[str]) -> 
 
 def row(qid: str, kind: str, mode: str, correct: bool, answerable: bool = True, first: float = 900) -> dict[str, Any]:
     tokens = 300 if mode != "abstained" else 0
-    timings = {"retrieval_ms": 20, "first_token_ms": first, "total_ms": first + 500, "prompt_ms": first - 50,
-               "generate_ms": 400, "prompt_tokens": tokens, "generated_tokens": 20}  # fmt: skip
-    return {"id": qid, "type": kind, "answerable": answerable, "mode": mode, "correct": correct,
-            "f1": 0.5 if answerable else None, "cited_gold": [True] if mode != "abstained" else [],
-            "gold_cited": [True], "unsupported": [], "gold_rank": 1, "timings": timings}  # fmt: skip
+    timings = {
+        "retrieval_ms": 20,
+        "first_token_ms": first,
+        "total_ms": first + 500,
+        "prompt_ms": first - 50,
+        "generate_ms": 400,
+        "prompt_tokens": tokens,
+        "generated_tokens": 20,
+    }
+    return {
+        "id": qid,
+        "type": kind,
+        "answerable": answerable,
+        "mode": mode,
+        "correct": correct,
+        "f1": 0.5 if answerable else None,
+        "cited_gold": [True] if mode != "abstained" else [],
+        "gold_cited": [True],
+        "unsupported": [],
+        "gold_rank": 1,
+        "timings": timings,
+    }
 
 
 def test_the_report_sets_the_baselines_beside_the_run_and_the_charts_are_drawn(tmp_path: Path) -> None:
-    rows = [row("1", "fact", "generated", True), row("2", "fact", "extractive", False, first=1500),
-            row("3", "unanswerable", "abstained", True, answerable=False)]  # fmt: skip
-    quoted = [row("1", "fact", "extractive", True, first=30), row("2", "fact", "extractive", True, first=30),
-              row("3", "unanswerable", "extractive", False, answerable=False, first=30)]  # fmt: skip
+    rows = [
+        row("1", "fact", "generated", True),
+        row("2", "fact", "extractive", False, first=1500),
+        row("3", "unanswerable", "abstained", True, answerable=False),
+    ]
+    quoted = [
+        row("1", "fact", "extractive", True, first=30),
+        row("2", "fact", "extractive", True, first=30),
+        row("3", "unanswerable", "extractive", False, answerable=False, first=30),
+    ]
     by = {"type": breakdown(rows, "type"), "mode": breakdown(rows, "mode")}
     retrieval = {c: {"questions": 2.0, "recall@1": 0.5, "recall@5": 1.0, "mrr": 0.75} for c in ("dense", "bm25")}
-    base = {"extractive": {"summary": summarise(quoted), "by": {"type": breakdown(quoted, "type")}},
-            "retrieval": retrieval}  # fmt: skip
+    base = {
+        "extractive": {"summary": summarise(quoted), "by": {"type": breakdown(quoted, "type")}},
+        "retrieval": retrieval,
+    }
     text = report("run", {"model": "fake"}, summarise(rows), by, base)
     assert "| accuracy | 0.500 | 1.000 |" in text  # this run 1 of 2 answerable, extractive 2 of 2
     assert "| abstention_recall | 1.000 | 0.000 |" in text

@@ -13,7 +13,7 @@ from conftest import free_port, installed_model, stop
 
 from rag.config import Settings
 from rag.errors import GeneratorError
-from rag.generate import HttpGenerator, Message
+from rag.generate import HttpGenerator, Message, Stream, Usage
 
 KEY = "test-key-123"
 
@@ -22,8 +22,23 @@ KEY = "test-key-123"
 def server(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     gguf = installed_model(real_settings, "llm")
     port = free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-               "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--api_key", KEY]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        "2",
+        "--api_key",
+        KEY,
+    ]
     # llama.cpp logs a lot while loading: into a file, since a full pipe would stall the server
     log = tmp_path_factory.mktemp("server") / "server.log"
     process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -54,13 +69,22 @@ MESSAGES = [
 ]
 
 
+def drain(stream: Stream) -> tuple[list[str], Usage]:
+    """Every piece of a stream, and the usage it returns at its end."""
+    pieces = []
+    while True:
+        try:
+            pieces.append(next(stream))
+        except StopIteration as end:
+            return pieces, end.value
+
+
 def test_the_reply_streams_in_pieces_from_the_server(server: str) -> None:
     generator = HttpGenerator(server + "/v1", api_key=KEY)
-    pieces = list(generator.stream(MESSAGES, max_tokens=40))
+    pieces, timings = drain(generator.stream(MESSAGES, max_tokens=40))
     assert len(pieces) > 1
     # the server's own sampling defaults (repeat penalty) may space the digits: the number is what counts
     assert "30087" in "".join(ch for ch in "".join(pieces) if ch.isdigit()), pieces
-    timings = generator.last_timings
     assert timings.generated_tokens > 1 and timings.prompt_ms > 0 and timings.generate_ms > 0
 
 

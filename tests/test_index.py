@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import index as store
+from rag import store
 from rag.config import CHECKOUT
 from rag.errors import IndexCorruptError, IndexMissingError, LockedError
 from rag.types import Chunk, Document
 
-SETTINGS = {"embedder": "fake", "embedder_fingerprint": "fake-1", "dim": 4, "hnsw": False}
+SETTINGS = store.IndexSettings(embedder="fake", embedder_fingerprint="fake-1", dim=4, hnsw=False)
 
 
 def tiny(n_docs: int = 2, marker: str = "") -> tuple[list[Document], list[Chunk], np.ndarray]:
@@ -98,13 +98,13 @@ def test_a_second_writer_is_refused(tmp_path: Path) -> None:
 WRITER = """
 import sys, numpy as np
 from pathlib import Path
-from rag import index as store
+from rag import store
 from rag.types import Chunk, Document
 n = 150_000
 doc = Document("big.txt", "big.txt", "Lớn", None, None, "x", "h")
 chunks = [Chunk(f"c{i}", "big.txt", "Lớn", None, 0, 1, f"đoạn {i}") for i in range(n)]
 vectors = np.random.default_rng(0).random((n, 384), dtype=np.float32)
-store.write(Path(sys.argv[1]), {"dim": 384}, [doc], chunks, vectors)
+store.write(Path(sys.argv[1]), store.IndexSettings(dim=384), [doc], chunks, vectors)
 """
 
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import FakeEmbedder
 
-from rag import index as store
-from rag import indexing
+from rag import indexing, store
 from rag.config import Settings
 from rag.errors import IndexIncompatibleError
 from rag.retrieve import Retriever
@@ -183,6 +182,6 @@ def test_new_bm25_terms_rewrite_the_index_without_embedding(corpus: Path, monkey
     report = indexing.update([corpus], embedder, settings(corpus.parent))
     assert report.written and report.rebuild_reason is None and report.embedded == 0 and len(embedder.embedded) == 3
     index = store.load(corpus.parent / "data" / "index")
-    assert index.settings["lexical_version"] == indexing.LEXICAL_VERSION
+    assert index.settings.lexical_version == indexing.LEXICAL_VERSION
     again = indexing.update([corpus], embedder, settings(corpus.parent))
     assert not again.written

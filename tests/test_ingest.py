@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.cleaning import clean
 from rag.config import CHECKOUT
-from rag.ingest import Extracted, clean, load_documents
+from rag.ingest import load_documents
+from rag.readers import Extracted
 from rag.types import Document
 
 SEEDS = CHECKOUT / "seeds"
@@ -35,8 +37,13 @@ def test_repeated_paragraphs_are_kept_once(seeds: dict[str, Document]) -> None:
 
 def test_navigation_lists_are_dropped_and_attribution_becomes_metadata(seeds: dict[str, Document]) -> None:
     doc = seeds["004"]
-    for boilerplate in ("Tin cùng chuyên mục", "Xem tin theo ngày", "cao tốc Nam Định - Thái Bình", "09.05.2025 |",
-                        "Theo: dangcongsan.vn"):  # fmt: skip
+    for boilerplate in (
+        "Tin cùng chuyên mục",
+        "Xem tin theo ngày",
+        "cao tốc Nam Định - Thái Bình",
+        "09.05.2025 |",
+        "Theo: dangcongsan.vn",
+    ):
         assert boilerplate not in doc.text
     assert doc.source == "dangcongsan.vn"
     assert doc.title == "Chủ tịch Quốc hội Vương Đình Huệ làm việc với Văn phòng Quốc hội"

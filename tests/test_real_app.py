@@ -39,13 +39,18 @@ def server(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
     installed_model(real_settings, "llm")  # fails saying what to install
     home = tmp_path_factory.mktemp("app")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env |= {"RAG_HOME": str(home), "RAG_MODELS_DIR": str(real_settings.models_path),
-            "RAG_MANIFEST": str(real_settings.manifest_path), "RAG_N_THREADS": "2"}  # fmt: skip
+    env |= {
+        "RAG_HOME": str(home),
+        "RAG_MODELS_DIR": str(real_settings.models_path),
+        "RAG_MANIFEST": str(real_settings.manifest_path),
+        "RAG_N_THREADS": "2",
+    }
     rag = [sys.executable, "-m", "rag"]
     subprocess.run([*rag, "index", str(CHECKOUT / "seeds")], env=env, check=True, capture_output=True, timeout=600)
     port, log = free_port(), home / "serve.log"
-    process = subprocess.Popen([*rag, "serve", "--port", str(port)], env=env, cwd=home,
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        [*rag, "serve", "--port", str(port)], env=env, cwd=home, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 300
         while "ready in" not in log.read_text(errors="replace"):

@@ -95,8 +95,9 @@ def test_gguf_loads_and_answers_in_chat_format(real_settings: Settings) -> None:
     assert "11" in text, text
 
 
-def test_cli_verify_on_the_real_install(real_settings: Settings, capsys: pytest.CaptureFixture[str],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_cli_verify_on_the_real_install(
+    real_settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RAG_HOME", str(real_settings.home))
     for var in ("RAG_MODELS_DIR", "RAG_MANIFEST", "RAG_LLM", "RAG_EMBEDDER"):
         monkeypatch.delenv(var, raising=False)

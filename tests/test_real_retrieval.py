@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import default_embedder
 
-from rag import index as store
-from rag import indexing
+from rag import indexing, store
 from rag.config import CHECKOUT, Settings
 from rag.retrieve import Retriever
 

@@ -27,16 +27,16 @@ import pytest
 from conftest import FakeEmbedder, FakeGenerator, Tally, free_port
 from markdown_it import MarkdownIt
 
-from rag import index as store
-from rag import indexing
+from rag import indexing, store
 from rag.cli import build_parser
 from rag.config import Settings
-from rag.generate import Message, Timings
+from rag.generate import Message, Stream, Usage
 from rag.library import Library, safe_name
 from rag.pipeline import Pipeline
-from rag.render import plain, shown
 from rag.retrieve import Retriever
-from rag.ui import Handlers, build_app, serve
+from rag.server import serve
+from rag.ui import Handlers, build_app
+from rag.view import plain, shown
 
 LIMIT_MB = 0.01  # the uploads' size limit in these tests: 10,485 bytes
 LIMIT = int(LIMIT_MB * 1024 * 1024)
@@ -52,16 +52,20 @@ class Echo:
     name = "echo-llm"
 
     def __init__(self, start: str) -> None:
-        self.start, self.last_timings = start, Timings()
+        self.start = start
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+    def warm_up(self, system: str) -> None:
+        pass
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Stream:
         line = next((x for x in messages[-1].content.splitlines() if x.startswith("[1] ")), "")
         found = re.search(re.escape(self.start) + r".*?\.(?= |$)", line.split(": ", 1)[-1])
         for word in f"{found.group() if found else 'Không rõ.'} [1]".split(" "):
             yield word + " "
+        return Usage()
 
 
 def app_parts(settings: Settings, docs: Path, generator: Any) -> tuple[Pipeline, Library]:
@@ -136,7 +140,7 @@ class Markup(HTMLParser):
         self.elements.append(("<![", set()))
 
 
-PANEL_TAGS = {"div", "p", "b", "br", "small", "blockquote", "mark", "details", "summary"}  # what rag.render writes
+PANEL_TAGS = {"div", "p", "b", "br", "small", "blockquote", "mark", "details", "summary"}  # what rag.view writes
 PANEL_ATTRIBUTES = {"class", "id"}
 # what Markdown makes of plain text: formatting only; no links, images, raw HTML, and no attributes but a list's start
 MARKDOWN_TAGS = {"p", "em", "strong", "br", "ol", "ul", "li", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "code", "pre"}
@@ -144,7 +148,7 @@ MARKDOWN = MarkdownIt("commonmark")  # raw HTML passes through it, as it would i
 
 
 def panel_text(panel: str) -> str:
-    """The text the sources panel shows; fails on any element or attribute that `rag.render` does not write itself."""
+    """The text the sources panel shows; fails on any element or attribute that `rag.view` does not write itself."""
     parsed = Markup(panel)
     for tag, attributes in parsed.elements:
         assert tag in PANEL_TAGS and attributes <= PANEL_ATTRIBUTES, (tag, attributes, panel)
@@ -161,8 +165,12 @@ def markdown_text(content: str) -> str:
 
 def test_the_checks_find_what_escaping_would_have_stopped() -> None:
     """The helpers are the judges of every test below: they must reject what a browser would run or fetch."""
-    for raw in ["<img src=x onerror=alert(1)>", '<a href="javascript:alert(1)">x</a>', "<p onclick=alert(1)>x</p>",
-                "<!-- x -->"]:  # fmt: skip
+    for raw in [
+        "<img src=x onerror=alert(1)>",
+        '<a href="javascript:alert(1)">x</a>',
+        "<p onclick=alert(1)>x</p>",
+        "<!-- x -->",
+    ]:
         with pytest.raises(AssertionError):
             panel_text(raw)
         with pytest.raises(AssertionError):
@@ -246,9 +254,13 @@ def assert_only_inside_uploads(settings: Settings) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_an_upload_name_never_leaves_the_uploads_folder(
-    name: str, parts: tuple[Pipeline, Library], settings: Settings, isolated: Path,
-    tmp_path_factory: pytest.TempPathFactory, tally: Tally,
-) -> None:  # fmt: skip
+    name: str,
+    parts: tuple[Pipeline, Library],
+    settings: Settings,
+    isolated: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    tally: Tally,
+) -> None:
     _, library = parts
     source = tmp_path_factory.mktemp("incoming") / "upload"
     source.write_text(UPLOADED, encoding="utf-8")
@@ -283,11 +295,26 @@ def test_an_upload_name_never_leaves_the_uploads_folder(
 
 
 ON_DISK = [  # names a browser's upload can carry and Linux can store (no "/" or NUL), handed over as files
-    "..\\..\\win.ini.txt", "C:\\x\\a.txt", "\\\\server\\share\\z.txt", "%2e%2e%2fa.txt", "‥／a.txt", "..∕..∕c.txt",
-    "<img src=x onerror=alert(1)>.txt", "a\n<script>alert(1)<\\script>.txt", ".hidden.txt", "CON.txt",
-    "\u202egnp.txt", "ệ" * 80 + ".txt", "&lt;b&gt;.md", "virus.exe", "...txt", "$(touch pwned).txt",
-    "<img src=x onerror=alert(1)>.exe", "<svg onload=alert(1)>", "xuống\ndòng\tvà\x07chuông.txt",
-]  # fmt: skip
+    "..\\..\\win.ini.txt",
+    "C:\\x\\a.txt",
+    "\\\\server\\share\\z.txt",
+    "%2e%2e%2fa.txt",
+    "‥／a.txt",
+    "..∕..∕c.txt",
+    "<img src=x onerror=alert(1)>.txt",
+    "a\n<script>alert(1)<\\script>.txt",
+    ".hidden.txt",
+    "CON.txt",
+    "\u202egnp.txt",
+    "ệ" * 80 + ".txt",
+    "&lt;b&gt;.md",
+    "virus.exe",
+    "...txt",
+    "$(touch pwned).txt",
+    "<img src=x onerror=alert(1)>.exe",
+    "<svg onload=alert(1)>",
+    "xuống\ndòng\tvà\x07chuông.txt",
+]
 
 
 def test_the_upload_handler_stores_and_reports_hostile_file_names_inertly(
@@ -333,9 +360,12 @@ def test_a_dangling_symlink_in_the_uploads_folder_is_replaced_not_followed(
 
 
 def test_a_live_symlink_in_the_uploads_folder_is_replaced_and_its_target_untouched(
-    parts: tuple[Pipeline, Library], settings: Settings, isolated: Path, tmp_path_factory: pytest.TempPathFactory,
+    parts: tuple[Pipeline, Library],
+    settings: Settings,
+    isolated: Path,
+    tmp_path_factory: pytest.TempPathFactory,
     tally: Tally,
-) -> None:  # fmt: skip
+) -> None:
     _, library = parts
     settings.uploads_path.mkdir(parents=True)
     target = isolated / "bi-mat.txt"
@@ -380,9 +410,12 @@ def assert_nothing_stored(settings: Settings, documents: set[str], live: Path, l
 
 @pytest.mark.parametrize("size", SIZES)
 def test_an_upload_over_the_limit_is_refused_by_the_library(
-    size: int, parts: tuple[Pipeline, Library], settings: Settings, tmp_path_factory: pytest.TempPathFactory,
+    size: int,
+    parts: tuple[Pipeline, Library],
+    settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
     tally: Tally,
-) -> None:  # fmt: skip
+) -> None:
     _, library = parts
     documents, live = set(library.retriever.index.documents), settings.index_path.resolve()
     big = oversized(tmp_path_factory.mktemp("incoming") / "lon.txt", size)
@@ -397,9 +430,13 @@ def test_an_upload_over_the_limit_is_refused_by_the_library(
 
 @pytest.mark.parametrize("size", SIZES)
 def test_an_upload_over_the_limit_is_refused_by_the_upload_handler(
-    size: int, handlers: Handlers, parts: tuple[Pipeline, Library], settings: Settings,
-    tmp_path_factory: pytest.TempPathFactory, tally: Tally,
-) -> None:  # fmt: skip
+    size: int,
+    handlers: Handlers,
+    parts: tuple[Pipeline, Library],
+    settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+    tally: Tally,
+) -> None:
     library = parts[1]
     documents, live = set(library.retriever.index.documents), settings.index_path.resolve()
     big = oversized(tmp_path_factory.mktemp("gradio-cache") / "lon.txt", size)
@@ -572,8 +609,10 @@ def test_the_upload_report_shows_markdown_in_a_file_name_as_text(open_server: tu
     """Gradio's upload route keeps [ ] ( ) _ in names, so a name can carry Markdown into the report."""
     url, handlers, _ = open_server
     names = ["[bấm vào đây](evil.example).txt", "_chú ý_.txt"]
-    paths = [post_upload(url, name, f"Hồ số {i}\n\nHồ số {i} rộng 12 hecta.".encode()).json()[0]
-             for i, name in enumerate(names)]  # fmt: skip
+    paths = [
+        post_upload(url, name, f"Hồ số {i}\n\nHồ số {i} rộng 12 hecta.".encode()).json()[0]
+        for i, name in enumerate(names)
+    ]
     assert [Path(p).name for p in paths] == names  # as the browser sent them
     report = handlers.upload(paths)
     for name in names:
@@ -607,12 +646,22 @@ def assert_refused(got: httpx.Response) -> None:
 def test_every_route_refuses_a_visitor_without_login(locked: tuple[str, str, Path], tally: Tally) -> None:
     url, _, document = locked
     gets = [
-        "/config", "/gradio_api/info", "/gradio_api/info/", "/gradio_api/openapi.json", "/gradio_api/login_check",
-        f"/gradio_api/file={document}", "/gradio_api/file=/etc/passwd", f"/gradio_api/file/{document}",
-        "/gradio_api/queue/data?session_hash=abc", "/gradio_api/call/ask/abc", "/gradio_api/deep_link",
-        "/gradio_api/upload_progress?upload_id=x", "/gradio_api/proxy=http://127.0.0.1/", "/monitoring",
+        "/config",
+        "/gradio_api/info",
+        "/gradio_api/info/",
+        "/gradio_api/openapi.json",
+        "/gradio_api/login_check",
+        f"/gradio_api/file={document}",
+        "/gradio_api/file=/etc/passwd",
+        f"/gradio_api/file/{document}",
+        "/gradio_api/queue/data?session_hash=abc",
+        "/gradio_api/call/ask/abc",
+        "/gradio_api/deep_link",
+        "/gradio_api/upload_progress?upload_id=x",
+        "/gradio_api/proxy=http://127.0.0.1/",
+        "/monitoring",
         "/gradio_api/../config",
-    ]  # fmt: skip
+    ]
     question = {"data": ["Thành phố Huế có bao nhiêu cây cầu?", []]}
     posts: list[tuple[str, dict[str, Any]]] = [
         ("/gradio_api/call/ask", {"json": question}),
@@ -635,8 +684,19 @@ def test_every_route_refuses_a_visitor_without_login(locked: tuple[str, str, Pat
     tally.add("app hostile inputs tried", len(gets) + len(posts) + 1)
 
 
-WRONG = [("an", "sai"), ("an", ""), ("", ""), ("", "bí-mật"), ("AN", "bí-mật"), ("an", "bí-mật "), ("an", "bí"),
-         ("an:bí-mật", ""), ("bí-mật", "an"), ("an", "' OR '1'='1"), ("an", "bi-mat")]  # fmt: skip
+WRONG = [
+    ("an", "sai"),
+    ("an", ""),
+    ("", ""),
+    ("", "bí-mật"),
+    ("AN", "bí-mật"),
+    ("an", "bí-mật "),
+    ("an", "bí"),
+    ("an:bí-mật", ""),
+    ("bí-mật", "an"),
+    ("an", "' OR '1'='1"),
+    ("an", "bi-mat"),
+]
 
 
 def test_wrong_credentials_and_forged_cookies_open_nothing(locked: tuple[str, str, Path], tally: Tally) -> None:
@@ -650,10 +710,13 @@ def test_wrong_credentials_and_forged_cookies_open_nothing(locked: tuple[str, st
             assert_refused(visitor.get("/gradio_api/info"))
             assert_refused(visitor.post("/gradio_api/call/documents", json={"data": []}))
         tally.add("app hostile inputs tried")
-    forged = [{f"access-token-{cookie_id}": secrets.token_urlsafe(16)},
-              {f"access-token-unsecure-{cookie_id}": secrets.token_urlsafe(16)},
-              {f"access-token-{cookie_id}": ""}, {"access-token": secrets.token_urlsafe(16)},
-              {f"access-token-{secrets.token_urlsafe(8)}": secrets.token_urlsafe(16)}]  # fmt: skip
+    forged = [
+        {f"access-token-{cookie_id}": secrets.token_urlsafe(16)},
+        {f"access-token-unsecure-{cookie_id}": secrets.token_urlsafe(16)},
+        {f"access-token-{cookie_id}": ""},
+        {"access-token": secrets.token_urlsafe(16)},
+        {f"access-token-{secrets.token_urlsafe(8)}": secrets.token_urlsafe(16)},
+    ]
     for cookies in forged:
         with httpx.Client(base_url=url.rstrip("/"), cookies=cookies, timeout=30) as visitor:
             assert_refused(visitor.get("/gradio_api/info"))
@@ -672,8 +735,12 @@ def test_the_mcp_routes_refuse_a_visitor_without_login(locked: tuple[str, str, P
     url = locked[0]
     assert_refused(httpx.get(f"{url}gradio_api/mcp/schema"))
     client = {"name": "t", "version": "1"}
-    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-             "params": {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": client}}  # fmt: skip
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": client},
+    }
     stream = {"Accept": "application/json, text/event-stream"}
     assert_refused(httpx.post(f"{url}gradio_api/mcp/", json=hello, headers=stream))
     with httpx.stream("GET", f"{url}gradio_api/mcp/sse", timeout=10) as events:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import Tally, free_port, installed_model, stop
 
-from rag import index as store
+from rag import store
 from rag.config import CHECKOUT, Settings
 from rag.manifest import load_manifest
 
@@ -34,8 +34,13 @@ SEEDS = sorted((CHECKOUT / "seeds").glob("*.txt"))
 
 def rag_env(real_settings: Settings, index_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env |= {"RAG_INDEX_DIR": str(index_dir), "RAG_MODELS_DIR": str(real_settings.models_path),
-            "RAG_MANIFEST": str(real_settings.manifest_path), "RAG_N_THREADS": "2", **extra}  # fmt: skip
+    env |= {
+        "RAG_INDEX_DIR": str(index_dir),
+        "RAG_MODELS_DIR": str(real_settings.models_path),
+        "RAG_MANIFEST": str(real_settings.manifest_path),
+        "RAG_N_THREADS": "2",
+        **extra,
+    }
     return env
 
 

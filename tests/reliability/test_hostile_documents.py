@@ -23,8 +23,7 @@ from conftest import FakeEmbedder, Tally
 from pypdf import PdfWriter
 from pypdf.generic import ContentStream
 
-from rag import index as store
-from rag import indexing
+from rag import indexing, store
 from rag.config import Settings, load_settings
 from rag.ingest import MB, load_file
 from rag.library import Library

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import FakeEmbedder, FakeGenerator, Tally, default_embedder, installed_model
 
-from rag import index as store
-from rag import indexing
+from rag import indexing, store
 from rag.config import CHECKOUT, Settings
 from rag.pipeline import Pipeline
 from rag.retrieve import Retriever

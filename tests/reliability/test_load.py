@@ -28,8 +28,12 @@ def seeds_env(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     installed_model(real_settings, "llm")
     index_dir = tmp_path_factory.mktemp("load") / "index"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env |= {"RAG_INDEX_DIR": str(index_dir), "RAG_MODELS_DIR": str(real_settings.models_path),
-            "RAG_MANIFEST": str(real_settings.manifest_path), "RAG_N_THREADS": "2"}  # fmt: skip
+    env |= {
+        "RAG_INDEX_DIR": str(index_dir),
+        "RAG_MODELS_DIR": str(real_settings.models_path),
+        "RAG_MANIFEST": str(real_settings.manifest_path),
+        "RAG_N_THREADS": "2",
+    }
     index = [sys.executable, "-m", "rag", "index", str(CHECKOUT / "seeds")]
     subprocess.run(index, env=env, check=True, capture_output=True, timeout=600)
     return env

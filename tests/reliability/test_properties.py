@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag.chunking import OPENERS, chunk_text, split_sentences
-from rag.ingest import Extracted, clean
+from rag.cleaning import clean
+from rag.readers import Extracted
 from rag.text import fold, normalize
 from rag.verify import CITATION, check, cited_numbers, split_claims, supports
 

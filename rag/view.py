@@ -1,19 +1,17 @@
 """What the page shows of answers and conversations: text made inert for HTML and Markdown, the chat's
 messages, and the sources panel (mode, cited passages with their sentences marked).
 
-Pure functions from `Answer`s, `Chunk`s and strings to strings, and back (`plain`,
-`history_pairs`): every piece of document, question or model text that reaches the page
-goes through `shown` or `html.escape` here. It knows nothing of Gradio's components.
+Pure functions from `Answer`s, `Chunk`s and strings to strings, and back (`plain`): every
+piece of document, question or model text that reaches the page goes through `shown` or
+`html.escape` here. It knows nothing of Gradio's components.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
-from rag.pipeline import Role
 from rag.types import Answer, Chunk, Citation
 
 MODES = {  # what each answer mode means to the reader
@@ -49,27 +47,6 @@ def plain(text: str) -> str:
     return html.unescape(ESCAPED.sub(r"\1", text))
 
 
-def message_text(content: Any) -> str:
-    """The text of a chat message's content: a string, or Gradio's list of {"type": "text", "text": …} parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text") or content.get("content") or "")
-    if isinstance(content, Sequence):
-        return " ".join(message_text(part) for part in content)
-    return ""
-
-
-def history_pairs(messages: Sequence[Mapping[str, Any]]) -> list[tuple[Role, str]]:
-    """(role, text) pairs from `{role, content}` messages; other roles and malformed items are ignored."""
-    pairs: list[tuple[Role, str]] = []
-    for m in messages or []:
-        role = m.get("role") if isinstance(m, Mapping) else None
-        if role == "user" or role == "assistant":
-            pairs.append((role, message_text(m.get("content"))))
-    return pairs
-
-
 def highlight(passage: str, quoted: str) -> str:
     """`passage` escaped, with each sentence of `quoted` (" … " between them) found in it wrapped in <mark>.
 
@@ -94,13 +71,16 @@ def highlight(passage: str, quoted: str) -> str:
 def sources_html(answer: Answer, chunks: Mapping[str, Chunk]) -> str:
     """The sources panel: the answer's mode, then each cited passage (title, date, file) with its sentence marked."""
     label, meaning = MODES.get(answer.mode, (answer.mode, ""))
-    parts = [f'<div class="rag-mode rag-mode-{html.escape(answer.mode)}">{html.escape(label)}: '
-             f"{html.escape(meaning)}</div>"]  # fmt: skip
+    parts = [
+        f'<div class="rag-mode rag-mode-{html.escape(answer.mode)}">{html.escape(label)}: {html.escape(meaning)}</div>'
+    ]
     if answer.notice:
         parts.append(f"<p>{html.escape(answer.notice)}</p>")
     if answer.mode == "extractive" and answer.reply:
-        parts.append("<p><small>Câu trả lời của mô hình không qua được bước kiểm chứng với nguồn, "
-                     "nên đây là câu trích từ tài liệu.</small></p>")  # fmt: skip
+        parts.append(
+            "<p><small>Câu trả lời của mô hình không qua được bước kiểm chứng với nguồn, "
+            "nên đây là câu trích từ tài liệu.</small></p>"
+        )
     for c in answer.citations:
         parts.append(source_html(c, chunks.get(c.chunk_id)))
     if not answer.citations:

@@ -34,7 +34,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +49,34 @@ REBUILD = "run `rag index --rebuild`"
 
 
 @dataclass(frozen=True)
+class IndexSettings:
+    """What an index's vectors, chunks, FAISS and BM25 were built with (`rag.indexing.build_settings`); any
+    difference from the configured ones means a rebuild. Stored in the manifest as a JSON object; a field an
+    older index lacks reads as its default here, which differs from any real value, so it rebuilds."""
+
+    embedder: str = ""
+    embedder_fingerprint: str = ""
+    dim: int = 0
+    chunk_tokens: int | None = None
+    chunk_overlap: int | None = None
+    chunking_version: int | None = None
+    cleaning_version: int | None = None
+    normalization_version: int | None = None
+    hnsw: bool = False
+    lexical_version: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IndexSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
 class Index:
     """A loaded index; `positions` of FAISS results index `chunks` and `vectors`."""
 
     folder: Path
-    settings: dict[str, Any]
+    settings: IndexSettings
     documents: dict[str, Document]
     chunks: list[Chunk]
     vectors: np.ndarray
@@ -73,9 +96,8 @@ def lock(index_dir: Path) -> Iterator[None]:
         yield
 
 
-# HNSW graph: neighbours per node, and the breadth of the search when building and when searching.
-# Measured on 10,000 viwiki passages' e5 vectors (bench/search_latency.py): efSearch 512 found all of exact
-# search's 10 nearest for 100 XQuAD-vi questions (256: 0.989, 128: 0.953), for 0.2 ms a search.
+# HNSW graph: neighbours per node, and the breadth of the search when building and when searching
+# (chosen by bench/search_latency.py's efSearch sweep: docs/benchmarks.md).
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 512
 
 
@@ -108,7 +130,7 @@ def _fsync_file(path: Path) -> None:
 
 def write(
     index_dir: Path,
-    settings: dict[str, Any],
+    settings: IndexSettings,
     documents: Sequence[Document],
     chunks: Sequence[Chunk],
     vectors: np.ndarray,
@@ -133,7 +155,7 @@ def write(
     try:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         np.save(folder / "vectors.npy", vectors)
-        faiss.write_index(build_faiss(vectors, bool(settings.get("hnsw"))), str(folder / "faiss.index"))
+        faiss.write_index(build_faiss(vectors, settings.hnsw), str(folder / "faiss.index"))
         BM25.build([c.text for c in chunks]).save(folder)
         with (folder / "documents.jsonl").open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in documents)
@@ -144,7 +166,7 @@ def write(
             chunk_ids.setdefault(c.doc_id, []).append(c.id)
         manifest = {
             "format": FORMAT_VERSION,
-            "settings": settings,
+            "settings": asdict(settings),
             "chunks": len(chunks),
             "documents": {d.id: {"content_hash": d.content_hash, "chunks": chunk_ids.get(d.id, [])} for d in documents},
         }
@@ -253,4 +275,8 @@ def load(index_dir: Path) -> Index:
     sizes = {len(chunks), len(vectors), int(faiss_index.ntotal), int(bm25.weights.shape[1]), manifest.get("chunks")}
     if len(sizes) != 1 or set(documents) != set(manifest["documents"]):
         raise IndexCorruptError(f"the index at {index_dir} is inconsistent (its parts disagree); {REBUILD}.")
-    return Index(folder, manifest["settings"], documents, chunks, vectors, faiss_index, bm25)
+    try:
+        settings = IndexSettings.from_json(manifest["settings"])
+    except TypeError as exc:
+        raise IndexCorruptError(f"the index at {index_dir} is damaged (settings: {exc}); {REBUILD}.") from None
+    return Index(folder, settings, documents, chunks, vectors, faiss_index, bm25)
