@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.results import RESULTS
+from bench.results import RESULTS, plain
 from rag.config import CHECKOUT
 
 SECTIONS = ("indexing", "embedding", "latency", "generation", "memory")
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if set(args.only) != set(SECTIONS) and previous.is_file():  # a partial run keeps the other sections' results
         kept = json.loads(previous.read_text(encoding="utf-8"))
         if kept.get("smoke") == args.smoke:
-            results = kept | {"machine": results["machine"]}
+            results = {k: report.revived(k, v) for k, v in kept.items()} | {"machine": results["machine"]}
 
     def section(name: str, work: Any) -> None:
         if name in args.only:
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             index = work / "seeds-index"
             section("memory", lambda: memory.run(1 if args.smoke else 5, index if index.exists() else None))
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        (args.out / "bench.json").write_text(json.dumps(plain(results), indent=2, ensure_ascii=False) + "\n", "utf-8")
         (args.out / "bench.md").write_text(report.markdown(results), "utf-8")
         if "latency" in results:
             report.latency_chart(results["latency"], args.out / "latency.png")

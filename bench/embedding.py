@@ -28,14 +28,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from bench.results import RESULTS
 from rag.config import CHECKOUT, load_settings
-from rag.embed import Embedder, SentenceTransformerEmbedder, fingerprint
+from rag.embed import Embedder, SentenceTransformerEmbedder, fingerprint, prompts
 from rag.openvino import OpenVINOEmbedder
 
 
@@ -80,10 +80,10 @@ def export_onnx(folder: Path, out: Path) -> tuple[Path, Path]:
 
 
 def backends(folder: Path, work: Path, threads: int) -> dict[str, Callable[[], Embedder]]:
-    fp = fingerprint(folder)
+    fp, asks = fingerprint(folder), prompts(folder)
 
     def onnx(path: Path, tag: str) -> Embedder:
-        embedder = OpenVINOEmbedder.load(folder, threads, "e5", fp + tag)
+        embedder = OpenVINOEmbedder.load(folder, threads, "e5", fp + tag, asks)
         embedder.compiled = OnnxRun(path, threads)
         return embedder
 
@@ -94,14 +94,35 @@ def backends(folder: Path, work: Path, threads: int) -> dict[str, Callable[[], E
 
     return {
         "torch fp32": lambda: SentenceTransformerEmbedder.load(folder, threads, "e5"),
-        "openvino (default)": lambda: OpenVINOEmbedder.load(folder, threads, "e5", fp + "-openvino"),
-        "openvino f32": lambda: OpenVINOEmbedder.load(folder, threads, "e5", fp + "-openvino-f32", "f32"),
+        "openvino (default)": lambda: OpenVINOEmbedder.load(folder, threads, "e5", fp + "-openvino", asks),
+        "openvino f32": lambda: OpenVINOEmbedder.load(folder, threads, "e5", fp + "-openvino-f32", asks, "f32"),
         "onnxruntime fp32": lambda: onnx(exported()[0], "-onnx"),
         "onnxruntime int8": lambda: onnx(exported()[1], "-onnx-int8"),
     }
 
 
-def recall(embedder: Embedder, data: Path, work: Path) -> dict[str, float]:
+@dataclass(frozen=True)
+class Recall:
+    """recall@1 and @5 of the gold paragraph over every XQuAD-vi question, hybrid and dense alone."""
+
+    at_1: float
+    at_5: float
+    dense_at_1: float
+    dense_at_5: float
+
+
+@dataclass(frozen=True)
+class EmbeddingRow:
+    backend: str
+    texts: int
+    texts_per_s: float
+    cosine_to_torch: float  # the lowest over the texts
+    recall: Recall | None  # not measured on every backend in a smoke run
+    speed_up: float  # texts/s over torch's
+    recall_at_5_change: float | None  # points, against torch
+
+
+def recall(embedder: Embedder, data: Path, work: Path) -> Recall:
     """recall@1 and @5 of the hybrid ranking and of dense alone over the XQuAD-vi paragraphs, every question."""
     from rag import indexing, store
     from rag.retrieve import Retriever
@@ -123,16 +144,15 @@ def recall(embedder: Embedder, data: Path, work: Path) -> dict[str, float]:
         def count_tokens(self, text: str) -> int:
             return embedder.count_tokens(text)
 
-    scores = {}
-    for label, weight in (("", 0.5), ("dense ", 1.0)):
+    scores = []
+    for weight in (0.5, 1.0):
         retriever = Retriever(index, Cached(), dense_weight=weight)  # type: ignore[arg-type]
         ranks = []
         for q in questions:
             docs = list(dict.fromkeys(Path(h.chunk.doc_id).name for h in retriever.search(q["question"], k=20)))
             ranks.append(docs.index(q["source_context"]) + 1 if q["source_context"] in docs else 99)
-        scores[f"{label}recall@1"] = round(float(np.mean([r <= 1 for r in ranks])), 4)
-        scores[f"{label}recall@5"] = round(float(np.mean([r <= 5 for r in ranks])), 4)
-    return scores
+        scores += [round(float(np.mean([r <= 1 for r in ranks])), 4), round(float(np.mean([r <= 5 for r in ranks])), 4)]
+    return Recall(*scores)
 
 
 def passages(data: Path, count: int) -> list[str]:
@@ -142,14 +162,14 @@ def passages(data: Path, count: int) -> list[str]:
 
 def run(
     data: Path, texts: int = 1000, threads: int = 2, smoke: bool = False, only: list[str] | None = None
-) -> list[dict[str, Any]]:
+) -> list[EmbeddingRow]:
     settings = load_settings(n_threads=threads)
-    from rag import models
+    from rag import installed
     from rag.manifest import load_manifest
 
-    folder = models.embedder_path(settings, load_manifest(settings.manifest_path))
+    folder = installed.embedder_path(settings, load_manifest(settings.manifest_path))
     sample = passages(data, texts)
-    rows: list[dict[str, Any]] = []
+    measured: list[tuple[str, float, float, Recall | None]] = []
     reference: np.ndarray | None = None
     with tempfile.TemporaryDirectory(prefix="rag-embedding-") as tmp:
         for name, make in backends(folder, Path(tmp), threads).items():
@@ -163,23 +183,29 @@ def run(
                 vectors = embedder.embed(sample, "passage")
                 times.append(time.perf_counter() - started)
             reference = vectors if reference is None else reference
-            row: dict[str, Any] = {
-                "backend": name,
-                "texts": len(sample),
-                "texts_per_s": round(len(sample) / statistics.median(times), 1),
-            }
-            row["cosine to torch"] = round(float((vectors * reference).sum(axis=1).min()), 6)
-            if not smoke or name.startswith(("torch", "openvino (default)")):
-                row |= recall(embedder, data, Path(tmp))
-            rows.append(row)
-            print(row, flush=True)
+            rate = round(len(sample) / statistics.median(times), 1)
+            cosine = round(float((vectors * reference).sum(axis=1).min()), 6)
+            found = (
+                recall(embedder, data, Path(tmp))
+                if not smoke or name.startswith(("torch", "openvino (default)"))
+                else None
+            )
+            measured.append((name, rate, cosine, found))
+            print(name, rate, cosine, found, flush=True)
             del embedder
-    base = rows[0]
-    for row in rows:
-        row["speed-up"] = round(row["texts_per_s"] / base["texts_per_s"], 2)
-        if "recall@5" in row and "recall@5" in base:
-            row["recall@5 change"] = round(100 * (row["recall@5"] - base["recall@5"]), 2)  # points
-    return rows
+    _, base_rate, _, base_recall = measured[0]
+    return [
+        EmbeddingRow(
+            name,
+            len(sample),
+            rate,
+            cosine,
+            found,
+            round(rate / base_rate, 2),
+            round(100 * (found.at_5 - base_recall.at_5), 2) if found and base_recall else None,
+        )
+        for name, rate, cosine, found in measured
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,38 @@ def p95(values: list[float]) -> float:
     return round(sorted(values)[round(0.95 * (len(values) - 1))], 1) if values else 0.0
 
 
-def measure_model(settings: Settings, model: str, questions: list[str], index_dir: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Way:
+    """One way of asking (the pipeline, or llama-cpp-python directly) in one cache state."""
+
+    ttft_ms_p50: float
+    ttft_ms_p95: float
+    tok_s_p50: float
+
+
+@dataclass(frozen=True)
+class GenerationRow:
+    model: str
+    questions: int
+    threads: int
+    prompt_tokens_p50: float  # what the model evaluated before its first token (system prompt cached)
+    prompt_eval_tok_s_p50: float
+    pipeline_cached: Way
+    direct_cached: Way
+    pipeline_cold: Way
+    direct_cold: Way
+    overhead_cached_ttft_pct: float | None  # the pipeline's median over the direct median, minus one
+    overhead_cached_tok_s_pct: float | None
+    overhead_cold_ttft_pct: float | None
+    overhead_cold_tok_s_pct: float | None
+
+
+def overhead(pipeline: float, direct: float) -> float | None:
+    """How much more the pipeline takes than llama-cpp-python directly, in per cent."""
+    return round(100 * (pipeline / direct - 1), 1) if direct else None
+
+
+def measure_model(settings: Settings, model: str, questions: list[str], index_dir: Path) -> GenerationRow:
     from rag import embed, store
     from rag.pipeline import Pipeline
     from rag.retrieve import Retriever
@@ -120,19 +152,27 @@ def measure_model(settings: Settings, model: str, questions: list[str], index_di
                 runs[f"{way} {cache}"]["ttft_ms"].append(first)
                 if tokens > 1 and last > first:
                     runs[f"{way} {cache}"]["tok_s"].append((tokens - 1) / ((last - first) / 1000))
-    row: dict[str, Any] = {"model": model, "questions": asked, "threads": settings.n_threads}
-    row |= {"prompt tokens p50": median(prompt_tokens), "prompt eval tok_s p50": median(prompt_rates)}
-    for name, values in runs.items():
-        row[f"{name} ttft_ms p50"] = median(values["ttft_ms"])
-        row[f"{name} ttft_ms p95"] = p95(values["ttft_ms"])
-        row[f"{name} tok_s p50"] = median(values["tok_s"])
-    for cache in ("cached", "cold"):
-        p, d = row[f"pipeline {cache} ttft_ms p50"], row[f"direct {cache} ttft_ms p50"]
-        row[f"overhead {cache} ttft %"] = round(100 * (p / d - 1), 1) if d else None
-        p, d = row[f"pipeline {cache} tok_s p50"], row[f"direct {cache} tok_s p50"]
-        row[f"overhead {cache} tok_s %"] = round(100 * (d / p - 1), 1) if p else None
+    ways = {
+        name: Way(median(values["ttft_ms"]), p95(values["ttft_ms"]), median(values["tok_s"]))
+        for name, values in runs.items()
+    }
     del pipeline, retriever, recorder, generator
-    return row
+    return GenerationRow(
+        model=model,
+        questions=asked,
+        threads=settings.n_threads,
+        prompt_tokens_p50=median(prompt_tokens),
+        prompt_eval_tok_s_p50=median(prompt_rates),
+        pipeline_cached=ways["pipeline cached"],
+        direct_cached=ways["direct cached"],
+        pipeline_cold=ways["pipeline cold"],
+        direct_cold=ways["direct cold"],
+        overhead_cached_ttft_pct=overhead(ways["pipeline cached"].ttft_ms_p50, ways["direct cached"].ttft_ms_p50),
+        # tokens/s: the direct rate over the pipeline's (a slower pipeline has the lower rate)
+        overhead_cached_tok_s_pct=overhead(ways["direct cached"].tok_s_p50, ways["pipeline cached"].tok_s_p50),
+        overhead_cold_ttft_pct=overhead(ways["pipeline cold"].ttft_ms_p50, ways["direct cold"].ttft_ms_p50),
+        overhead_cold_tok_s_pct=overhead(ways["direct cold"].tok_s_p50, ways["pipeline cold"].tok_s_p50),
+    )
 
 
 def seeds_index(settings: Settings, folder: Path) -> Path:
@@ -144,7 +184,7 @@ def seeds_index(settings: Settings, folder: Path) -> Path:
     return folder
 
 
-def run(questions: int, models: Sequence[str] = MODELS, threads: int = 2) -> list[dict[str, Any]]:
+def run(questions: int, models: Sequence[str] = MODELS, threads: int = 2) -> list[GenerationRow]:
     settings = load_settings(n_threads=threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

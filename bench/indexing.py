@@ -22,8 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from bench.results import RESULTS, save
 from rag import embed, indexing
 from rag.config import CHECKOUT, load_settings
 
@@ -51,7 +53,21 @@ def write_passages(viwiki: Path, count: int, folder: Path) -> Path:
     return folder
 
 
-def measure(name: str, paths: list[Path], index_dir: Path, threads: int) -> dict[str, object]:
+@dataclass(frozen=True)
+class IndexingRow:
+    corpus: str
+    documents: int
+    chunks: int
+    embedded: int
+    embed_s: float
+    skipped: int
+    chunks_per_s: float  # chunks embedded / seconds spent embedding
+    wall_s: float  # the whole process, model loading included
+    peak_rss_mb: int
+    threads: int
+
+
+def measure(name: str, paths: list[Path], index_dir: Path, threads: int) -> IndexingRow:
     started = time.perf_counter()
     process = subprocess.Popen(
         [
@@ -73,19 +89,19 @@ def measure(name: str, paths: list[Path], index_dir: Path, threads: int) -> dict
     if (code := os.waitstatus_to_exitcode(status)) != 0:
         raise SystemExit(f"error: indexing {name} failed (exit {code})")
     report = json.loads(out.strip().split("\n")[-1])
-    row = {
-        "corpus": name,
+    row = IndexingRow(
+        corpus=name,
         **report,
-        "chunks_per_s": round(report["embedded"] / max(report["embed_s"], 1e-9), 1),
-        "wall_s": round(wall, 1),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),  # KiB on Linux
-        "threads": threads,
-    }
+        chunks_per_s=round(report["embedded"] / max(report["embed_s"], 1e-9), 1),
+        wall_s=round(wall, 1),
+        peak_rss_mb=round(usage.ru_maxrss / 1024),  # KiB on Linux
+        threads=threads,
+    )
     print(row, flush=True)
     return row
 
 
-def run(data: Path | None, viwiki: int, threads: int, workdir: Path) -> list[dict[str, object]]:
+def run(data: Path | None, viwiki: int, threads: int, workdir: Path) -> list[IndexingRow]:
     """Each corpus indexed afresh under `workdir`; the viwiki index stays there (`workdir/viwiki-index`)."""
     rows = [measure("seeds", [CHECKOUT / "seeds"], workdir / "seeds-index", threads)]
     if data is not None:
@@ -106,13 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=CHECKOUT.parent / "shared" / "data")
     parser.add_argument("--viwiki", type=int, default=10000, help="viwiki passages to index (0: none)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=CHECKOUT / "bench" / "results" / "indexing.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "indexing.json")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         rows = run(args.data, args.viwiki, args.threads, Path(tmp))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=2) + "\n")
-    return 0
+    return save(rows, args.out)
 
 
 if __name__ == "__main__":

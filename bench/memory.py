@@ -15,15 +15,23 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench.app import rss_mb, sampling
 from bench.load import seeds_questions, served
 from bench.results import RESULTS
 
 
-def run(questions: int, index_dir: Path | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MemoryRow:
+    questions: int
+    idle_rss_mb: int
+    answering_rss_mb: int  # the highest sample while answering
+    peak_rss_mb: int  # the kernel's high-water mark (VmHWM)
+
+
+def run(questions: int, index_dir: Path | None = None) -> MemoryRow:
     """The app over `index_dir`, or over the seeds indexed afresh into a temporary folder (never the user's index)."""
     if index_dir is None:
         from bench.generation import seeds_index
@@ -42,12 +50,7 @@ def run(questions: int, index_dir: Path | None = None) -> dict[str, Any]:
             for question in seeds_questions(questions):
                 client.predict(question, [], api_name="/ask")
         peak = rss_mb(pid)[1]
-    row = {
-        "questions": questions,
-        "idle_rss_mb": round(idle),
-        "answering_rss_mb": round(max(sampled)),
-        "peak_rss_mb": round(peak),
-    }
+    row = MemoryRow(questions, round(idle), round(max(sampled)), round(peak))
     print(row, flush=True)
     return row
 

@@ -1,24 +1,69 @@
-"""`python -m bench`'s results as Markdown tables, the issue's targets checked, and latency against size as a PNG."""
+"""`python -m bench`'s results as Markdown tables, the issue's targets checked, and latency against size as a PNG.
+
+Each section's rows are the frozen dataclasses its module measures (`IndexingRow`, `LatencyRow`, …);
+`revive` turns the JSON of an earlier run back into them, so a partial run (`--only`) reports the
+kept sections the same way. This module formats; it measures nothing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
-from bench.search_latency import EF_SWEEP
+from bench.embedding import EmbeddingRow
+from bench.generation import GenerationRow
+from bench.indexing import IndexingRow
+from bench.memory import MemoryRow
+from bench.search_latency import EF_SWEEP, LatencyRow
 
-Row = dict[str, Any]
+T = TypeVar("T")
+Column = tuple[str, Callable[[Any], Any]]  # header, and how a row gives its cell
+ROWS: dict[str, type] = {
+    "indexing": IndexingRow,
+    "embedding": EmbeddingRow,
+    "latency": LatencyRow,
+    "generation": GenerationRow,
+    "memory": MemoryRow,
+}
 
 
-def table(rows: list[Row], columns: list[str]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+def revive(cls: type[T], data: Any) -> T:
+    """A row dataclass (with its nested rows) from its JSON form."""
+    hints = get_type_hints(cls)
+    values = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        kind, value = hints[f.name], data.get(f.name)
+        inner = [a for a in get_args(kind) if a is not type(None)]
+        if value is not None and is_dataclass(kind):
+            value = revive(kind, value)  # type: ignore[arg-type]
+        elif value is not None and get_origin(kind) is list and inner and is_dataclass(inner[0]):
+            value = [revive(inner[0], v) for v in value]  # type: ignore[arg-type]
+        elif value is not None and len(inner) == 1 and is_dataclass(inner[0]):  # Optional[Row]
+            value = revive(inner[0], value)  # type: ignore[arg-type]
+        values[f.name] = value
+    return cls(**values)
+
+
+def revived(name: str, data: Any) -> Any:
+    """A section's results from JSON: a list of rows (a single row for memory)."""
+    cls = ROWS.get(name)
+    if cls is None:
+        return data
+    return revive(cls, data) if isinstance(data, dict) else [revive(cls, d) for d in data]
+
+
+def table(rows: Sequence[Any], columns: Sequence[Column]) -> str:
+    lines = ["| " + " | ".join(h for h, _ in columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |")
+        lines.append("| " + " | ".join(_cell(cell(row)) for _, cell in columns) + " |")
     return "\n".join(lines)
 
 
 def _cell(value: Any) -> str:
+    if value is None:
+        return ""
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.1f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
@@ -41,128 +86,100 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         checks.append((name, f"{value:,.3g} {unit}".strip(), verdict, where))
 
     for row in results.get("indexing", []):
-        if str(row["corpus"]).startswith("viwiki"):
-            check("indexing ≥ 60 chunks/s (viwiki)", row["chunks_per_s"], 60, "chunks/s", True, row["corpus"])
+        if row.corpus.startswith("viwiki"):
+            check("indexing ≥ 60 chunks/s (viwiki)", row.chunks_per_s, 60, "chunks/s", True, row.corpus)
     for row in results.get("latency", []):
-        goal = {10_000: 50, 100_000: 150}.get(row["chunks"])
+        goal = {10_000: 50, 100_000: 150}.get(row.chunks)
         if goal:
-            check(
-                f"retrieval p50 ≤ {goal} ms at {row['chunks']:,} (HNSW)",
-                row["hnsw p50_ms"],
-                goal,
-                "ms",
-                False,
-                f"{row['chunks']:,} chunks, {row['vectors']} vectors",
-            )
-            check(
-                f"HNSW recall@10 ≥ 0.99 at {row['chunks']:,}",
-                row["hnsw recall@10"],
-                0.99,
-                "",
-                True,
-                f"{row['chunks']:,} chunks, {row['vectors']} vectors",
-            )
+            where = f"{row.chunks:,} chunks, {row.vectors} vectors"
+            check(f"retrieval p50 ≤ {goal} ms at {row.chunks:,} (HNSW)", row.hnsw.p50_ms, goal, "ms", False, where)
+            check(f"HNSW recall@10 ≥ 0.99 at {row.chunks:,}", row.hnsw_recall_at_10, 0.99, "", True, where)
     generation = results.get("generation", [])
     if generation:
         default = generation[0]
-        check(
-            "time to first token p50 ≤ 2 s (default model, cached system prompt)",
-            default["pipeline cached ttft_ms p50"] / 1000,
-            2,
-            "s",
-            False,
-            default["model"],
-        )
-        for key in ("overhead cached ttft %", "overhead cached tok_s %"):
-            if default.get(key) is not None:
-                check(f"pipeline overhead ≤ 10% ({key.split()[2]})", default[key], 10, "%", False, default["model"])
+        ttft = default.pipeline_cached.ttft_ms_p50 / 1000
+        check("time to first token p50 ≤ 2 s (default model, cached system prompt)", ttft, 2, "s", False, default.model)
+        for what, value in (("ttft", default.overhead_cached_ttft_pct), ("tok_s", default.overhead_cached_tok_s_pct)):
+            check(f"pipeline overhead ≤ 10% ({what})", value, 10, "%", False, default.model)
     memory = results.get("memory")
     if memory:
-        check("app memory ≤ 2.5 GB (peak, answering)", memory["peak_rss_mb"] / 1024, 2.5, "GB", False, "default models")
+        check("app memory ≤ 2.5 GB (peak, answering)", memory.peak_rss_mb / 1024, 2.5, "GB", False, "default models")
     return checks
 
 
-SECTIONS: dict[str, tuple[str, Callable[[Any], str]]] = {
+def _sweep(row: LatencyRow, ef: int) -> str:
+    point = next((b for b in row.sweep if b.ef == ef), None)
+    return f"{point.recall_at_10:.3f} ({point.search_ms} ms)" if point else ""
+
+
+SECTIONS: dict[str, tuple[str, list[Column]]] = {
     "indexing": (
         "Indexing (`rag index` in a fresh process)",
-        lambda rows: table(rows, ["corpus", "documents", "chunks", "chunks_per_s", "embed_s", "wall_s", "peak_rss_mb"]),
+        [
+            (name, lambda r, n=name: getattr(r, n))
+            for name in ("corpus", "documents", "chunks", "chunks_per_s", "embed_s", "wall_s", "peak_rss_mb")
+        ],
     ),
     "embedding": (
         "Embedding backends",
-        lambda rows: table(
-            rows,
-            [
-                "backend",
-                "texts",
-                "texts_per_s",
-                "speed-up",
-                "recall@1",
-                "recall@5",
-                "recall@5 change",
-                "cosine to torch",
-            ],
-        ),
+        [
+            ("backend", lambda r: r.backend),
+            ("texts", lambda r: r.texts),
+            ("texts_per_s", lambda r: r.texts_per_s),
+            ("speed-up", lambda r: r.speed_up),
+            ("recall@1", lambda r: r.recall and r.recall.at_1),
+            ("recall@5", lambda r: r.recall and r.recall.at_5),
+            ("recall@5 change", lambda r: r.recall_at_5_change),
+            ("cosine to torch", lambda r: r.cosine_to_torch),
+        ],
     ),
     "latency": (
         "Query latency (embed + search + fuse), exact against HNSW",
-        lambda rows: table(
-            rows,
-            [
-                "chunks",
-                "vectors",
-                "exact p50_ms",
-                "exact p95_ms",
-                "hnsw p50_ms",
-                "hnsw p95_ms",
-                "hnsw recall@10",
-                "exact write_s",
-                "hnsw write_s",
-            ],
-        ),
+        [
+            ("chunks", lambda r: r.chunks),
+            ("vectors", lambda r: r.vectors),
+            ("exact p50_ms", lambda r: r.exact.p50_ms),
+            ("exact p95_ms", lambda r: r.exact.p95_ms),
+            ("hnsw p50_ms", lambda r: r.hnsw.p50_ms),
+            ("hnsw p95_ms", lambda r: r.hnsw.p95_ms),
+            ("hnsw recall@10", lambda r: r.hnsw_recall_at_10),
+            ("exact write_s", lambda r: r.exact.write_s),
+            ("hnsw write_s", lambda r: r.hnsw.write_s),
+        ],
     ),
     "hnsw": (
         "HNSW recall@10 against exact search, by search breadth (efSearch)",
-        lambda rows: table(
-            [
-                {
-                    "chunks": r["chunks"],
-                    "vectors": r["vectors"],
-                    "exact search_ms": r.get("exact search_ms", ""),
-                    **{
-                        f"ef {ef}": f"{r[f'hnsw ef {ef} recall@10']:.3f} ({r[f'hnsw ef {ef} search_ms']} ms)"
-                        for ef in EF_SWEEP
-                        if f"hnsw ef {ef} recall@10" in r
-                    },
-                }
-                for r in rows
-            ],
-            ["chunks", "vectors", "exact search_ms", *(f"ef {ef}" for ef in EF_SWEEP)],
-        ),
+        [
+            ("chunks", lambda r: r.chunks),
+            ("vectors", lambda r: r.vectors),
+            ("exact search_ms", lambda r: r.exact.search_ms),
+            *((f"ef {ef}", lambda r, ef=ef: _sweep(r, ef)) for ef in EF_SWEEP),
+        ],
     ),
     "generation": (
         "Generation: the pipeline against llama-cpp-python directly",
-        lambda rows: table(
-            rows,
-            [
-                "model",
-                "questions",
-                "prompt tokens p50",
-                "prompt eval tok_s p50",
-                "pipeline cached ttft_ms p50",
-                "direct cached ttft_ms p50",
-                "overhead cached ttft %",
-                "pipeline cold ttft_ms p50",
-                "direct cold ttft_ms p50",
-                "overhead cold ttft %",
-                "pipeline cached tok_s p50",
-                "direct cached tok_s p50",
-                "overhead cached tok_s %",
-            ],
-        ),
+        [
+            ("model", lambda r: r.model),
+            ("questions", lambda r: r.questions),
+            ("prompt tokens p50", lambda r: r.prompt_tokens_p50),
+            ("prompt eval tok_s p50", lambda r: r.prompt_eval_tok_s_p50),
+            ("pipeline cached ttft_ms p50", lambda r: r.pipeline_cached.ttft_ms_p50),
+            ("direct cached ttft_ms p50", lambda r: r.direct_cached.ttft_ms_p50),
+            ("overhead cached ttft %", lambda r: r.overhead_cached_ttft_pct),
+            ("pipeline cold ttft_ms p50", lambda r: r.pipeline_cold.ttft_ms_p50),
+            ("direct cold ttft_ms p50", lambda r: r.direct_cold.ttft_ms_p50),
+            ("overhead cold ttft %", lambda r: r.overhead_cold_ttft_pct),
+            ("pipeline cached tok_s p50", lambda r: r.pipeline_cached.tok_s_p50),
+            ("direct cached tok_s p50", lambda r: r.direct_cached.tok_s_p50),
+            ("overhead cached tok_s %", lambda r: r.overhead_cached_tok_s_pct),
+        ],
     ),
     "memory": (
         "The app's resident memory (MB)",
-        lambda row: table([row], ["questions", "idle_rss_mb", "answering_rss_mb", "peak_rss_mb"]),
+        [
+            (name, lambda r, n=name: getattr(r, n))
+            for name in ("questions", "idle_rss_mb", "answering_rss_mb", "peak_rss_mb")
+        ],
     ),
 }
 
@@ -175,28 +192,28 @@ def markdown(results: dict[str, Any]) -> str:
         f"{m['memory_gb']} GB, Python {m['python']}; started {results['started']}; "
         f"seconds per section: {results.get('seconds', {})}",
     ]
-    for name, (title, render) in SECTIONS.items():
+    for name, (title, columns) in SECTIONS.items():
         rows = results.get("latency" if name == "hnsw" else name)
         if rows:
-            parts.append(f"## {title}\n\n{render(rows)}")
+            parts.append(f"## {title}\n\n{table(rows if isinstance(rows, list) else [rows], columns)}")
     checks = targets(results)
     if checks:
-        columns = ["target", "measured", "verdict", "from"]
-        parts.append("## Targets\n\n" + table([dict(zip(columns, c, strict=True)) for c in checks], columns))
+        headers = ("target", "measured", "verdict", "from")
+        parts.append("## Targets\n\n" + table(checks, [(h, lambda c, i=i: c[i]) for i, h in enumerate(headers)]))
     return "\n\n".join(parts) + "\n"
 
 
-def latency_chart(rows: list[Row], path: Path) -> None:
+def latency_chart(rows: list[LatencyRow], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    sizes = [r["chunks"] for r in rows]
+    sizes = [r.chunks for r in rows]
     for kind, style in (("exact", "o-"), ("hnsw", "s--")):
-        ax.plot(sizes, [r[f"{kind} p50_ms"] for r in rows], style, label=f"{kind} p50")
-        ax.plot(sizes, [r[f"{kind} p95_ms"] for r in rows], style, alpha=0.4, label=f"{kind} p95")
+        ax.plot(sizes, [getattr(r, kind).p50_ms for r in rows], style, label=f"{kind} p50")
+        ax.plot(sizes, [getattr(r, kind).p95_ms for r in rows], style, alpha=0.4, label=f"{kind} p95")
     ax.set_xscale("log")
     ax.set_xlabel("chunks in the index")
     ax.set_ylabel("query latency (ms): embed + search + fuse")

@@ -24,19 +24,51 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from bench.results import RESULTS
 from rag import store
 from rag.config import CHECKOUT
 from rag.embed import Embedder
 from rag.retrieve import Retriever
 from rag.types import Chunk, Document
 
-RESULTS = CHECKOUT / "bench" / "results"
 EF_SWEEP = (64, 128, 256, 512, 1024)  # HNSW search breadths whose recall@10 is reported
+
+
+@dataclass(frozen=True)
+class Search:
+    """One kind of index at one size: writing it, and searching it through the `Retriever` and alone."""
+
+    write_s: float
+    p50_ms: float  # embed + search + fuse, per question
+    p95_ms: float
+    search_ms: float  # the FAISS search alone, per question (all questions at once)
+
+
+@dataclass(frozen=True)
+class Breadth:
+    """HNSW at one search breadth: the FAISS search alone, and the share of exact search's 10 nearest found."""
+
+    ef: int
+    search_ms: float
+    recall_at_10: float
+
+
+@dataclass(frozen=True)
+class LatencyRow:
+    chunks: int
+    vectors: str  # "e5" (real vectors) or "random"
+    questions: int
+    repeats: int
+    exact: Search
+    hnsw: Search
+    hnsw_recall_at_10: float  # at rag's own search breadth
+    ef_search: int
+    sweep: list[Breadth]
 
 
 def collection(data: Path, size: int, dim: int, real: store.Index | None) -> tuple[list[Chunk], np.ndarray, str]:
@@ -67,37 +99,36 @@ def timings(retriever: Retriever, questions: list[str], repeats: int) -> list[fl
 
 def measure(
     data: Path, size: int, embedder: Embedder, questions: list[str], repeats: int, real: store.Index | None
-) -> dict[str, Any]:
+) -> LatencyRow:
     chunks, vectors, kind = collection(data, size, embedder.dim, real)
     documents = [Document(d, d, d, None, None, "", "") for d in dict.fromkeys(c.doc_id for c in chunks)]
-    row: dict[str, Any] = {"chunks": len(chunks), "vectors": kind, "questions": len(questions), "repeats": repeats}
-    found = {}
+    found, searches, sweep = {}, {}, []
     q = embedder.embed(questions, "query")
     with tempfile.TemporaryDirectory() as tmp:
         for name, hnsw in (("exact", False), ("hnsw", True)):
             settings = store.IndexSettings(embedder.name, embedder.fingerprint, embedder.dim, hnsw=hnsw)
             started = time.perf_counter()
             store.write(Path(tmp) / name, settings, documents, chunks, vectors)
-            row[f"{name} write_s"] = round(time.perf_counter() - started, 1)
+            write_s = round(time.perf_counter() - started, 1)
             index = store.load(Path(tmp) / name)
             ms = timings(Retriever(index, embedder), questions, repeats)
-            row[f"{name} p50_ms"] = round(float(np.percentile(ms, 50)), 1)
-            row[f"{name} p95_ms"] = round(float(np.percentile(ms, 95)), 1)
             started = time.perf_counter()
             found[name] = index.faiss_index.search(q, 10)[1]
-            row[f"{name} search_ms"] = round(1000 * (time.perf_counter() - started) / len(q), 2)
+            alone = round(1000 * (time.perf_counter() - started) / len(q), 2)
+            p50, p95 = (round(float(np.percentile(ms, p)), 1) for p in (50, 95))
+            searches[name] = Search(write_s, p50, p95, alone)
             if hnsw:  # recall and the search alone (no embedding, no BM25) at other breadths, then rag's own
                 for ef in EF_SWEEP:
                     store.set_ef_search(index.faiss_index, ef)
                     started = time.perf_counter()
                     ids = index.faiss_index.search(q, 10)[1]
-                    row[f"hnsw ef {ef} search_ms"] = round(1000 * (time.perf_counter() - started) / len(q), 2)
-                    row[f"hnsw ef {ef} recall@10"] = recall_at_10(found["exact"], ids)
+                    took = round(1000 * (time.perf_counter() - started) / len(q), 2)
+                    sweep.append(Breadth(ef, took, recall_at_10(found["exact"], ids)))
                 store.set_ef_search(index.faiss_index, store.HNSW_EF_SEARCH)
             del index
-    row["hnsw recall@10"] = recall_at_10(found["exact"], found["hnsw"])
-    row["hnsw ef_search"] = store.HNSW_EF_SEARCH
-    return row
+    recall = recall_at_10(found["exact"], found["hnsw"])
+    return LatencyRow(len(chunks), kind, len(questions), repeats, searches["exact"], searches["hnsw"], recall,
+                      store.HNSW_EF_SEARCH, sweep)  # fmt: skip
 
 
 def recall_at_10(exact: np.ndarray, approximate: np.ndarray) -> float:
@@ -107,7 +138,7 @@ def recall_at_10(exact: np.ndarray, approximate: np.ndarray) -> float:
 
 def run(
     data: Path, sizes: list[int], questions: int = 100, repeats: int = 3, vectors_from: Path | None = None
-) -> list[dict[str, Any]]:
+) -> list[LatencyRow]:
     from rag import embed
     from rag.config import load_settings
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from eval.score import Question, read_questions, read_xquad
+from eval.questions import Question, read_questions, read_xquad
 from rag import embed, indexing, store
 from rag.answer import standalone
 from rag.config import CHECKOUT, load_settings

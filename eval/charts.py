@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from rag.types import Timings
+
 
 def accuracy_by_type(
     path: Path, by_type: dict[str, dict[str, Any]], baseline: dict[str, dict[str, Any]] | None
@@ -51,13 +53,13 @@ def retrieval(path: Path, results: dict[str, dict[str, float]]) -> None:
     fig.savefig(path, dpi=100)
 
 
-def latency(path: Path, timings: Sequence[dict[str, Any]]) -> None:
+def latency(path: Path, timings: Sequence[Timings]) -> None:
     """Cumulative distribution of time to first token and total time, over the questions that called the model."""
-    called = [t for t in timings if t["prompt_tokens"]] or list(timings)
+    called = [t for t in timings if t.prompt_tokens] or list(timings)
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()
     for key, label in (("first_token_ms", "first token"), ("total_ms", "whole answer")):
-        values = np.sort([t[key] / 1000 for t in called])
+        values = np.sort([getattr(t, key) / 1000 for t in called])
         ax.step(values, np.arange(1, len(values) + 1) / max(len(values), 1), where="post", label=label)
     ax.set_xlabel("seconds")
     ax.set_ylabel("share of questions")

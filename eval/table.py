@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.score import RESULTS, fmt
+from eval.report import fmt
+from eval.score import RESULTS
 from rag.edge import run_edge
 from rag.errors import ConfigError
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rag import embed, indexing, installed, models, store
 from rag.answer import require_question
-from rag.config import Settings, describe, load_settings
+from rag.config import Settings, describe, load_settings, markdown
 from rag.console import err, human, out, print_answer, print_table
 from rag.edge import run_edge
 from rag.errors import ConfigError
@@ -206,6 +206,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    if args.markdown:
+        sys.stdout.write(markdown())
+        return 0
     settings = load_settings()
     print_table(("setting", "value", "description"), describe(settings))
     return 0
@@ -267,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     srv.set_defaults(func=cmd_serve)
 
-    sub.add_parser("config", help="print the effective settings").set_defaults(func=cmd_config)
+    config = sub.add_parser("config", help="print the effective settings")
+    config.add_argument("--markdown", action="store_true", help="the settings' defaults as a Markdown table (docs)")
+    config.set_defaults(func=cmd_config)
     return parser
 
 

@@ -149,8 +149,12 @@ def installed_model(settings: Settings, kind: str) -> Path:
 def default_embedder(settings: Settings) -> Embedder:
     """The installed default embedder on the configured runtime (OpenVINO), as `rag` itself loads it."""
     from rag import embed
+    from rag.errors import RagError
 
-    return embed.load(installed_model(settings, "embedder"), 2, settings.embedder, settings.embedder_backend)
+    try:
+        return embed.from_settings(settings.model_copy(update={"n_threads": 2}))
+    except RagError as exc:
+        pytest.fail(f"{exc} (`make models` installs the default models)")
 
 
 @pytest.fixture(scope="session")

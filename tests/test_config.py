@@ -45,3 +45,12 @@ def test_every_setting_has_a_description(isolated: Path) -> None:
     rows = describe(Settings(home=Path("/h")))
     assert {name for name, _, _ in rows} >= {"RAG_INDEX_DIR", "RAG_LLM", "RAG_LLM_PATH", "RAG_EMBEDDER_PATH"}
     assert all(description for _, _, description in rows)
+
+
+def test_the_configuration_docs_hold_the_settings_table_the_code_generates() -> None:
+    from rag.config import CHECKOUT, DOCS_BEGIN, DOCS_END, markdown
+
+    text = (CHECKOUT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert DOCS_BEGIN in text and DOCS_END in text, "docs/configuration.md lost its settings markers"
+    documented = text.split(DOCS_BEGIN + "\n", 1)[1].split(DOCS_END, 1)[0]
+    assert documented == markdown(), "docs/configuration.md is stale: paste `rag config --markdown` between the markers"

@@ -11,11 +11,13 @@ from conftest import FakeEmbedder
 
 from eval import baselines
 from eval import table as reference
+from eval.metrics import Row
 from eval.score import Question, breakdown, draw, main, read_xquad, report, summarise
 from rag import indexing, store
 from rag.config import Settings
 from rag.errors import ConfigError
 from rag.payloads import TurnIn
+from rag.types import Timings
 
 DOCS = {
     "thu-vien.txt": "Thư viện Quốc hội\n\nNăm 2020, Thư viện Quốc hội bổ sung 1.200 đầu sách mới cho bạn đọc.",
@@ -70,30 +72,35 @@ def test_distractors_are_an_xquad_option(capsys: pytest.CaptureFixture[str]) -> 
     assert exc.value.code == 2 and "--distractors needs --xquad" in capsys.readouterr().err
 
 
-def row(qid: str, kind: str, mode: str, correct: bool, answerable: bool = True, first: float = 900) -> dict[str, Any]:
+def row(qid: str, kind: str, mode: str, correct: bool, answerable: bool = True, first: float = 900) -> Row:
     tokens = 300 if mode != "abstained" else 0
-    timings = {
-        "retrieval_ms": 20,
-        "first_token_ms": first,
-        "total_ms": first + 500,
-        "prompt_ms": first - 50,
-        "generate_ms": 400,
-        "prompt_tokens": tokens,
-        "generated_tokens": 20,
-    }
-    return {
-        "id": qid,
-        "type": kind,
-        "answerable": answerable,
-        "mode": mode,
-        "correct": correct,
-        "f1": 0.5 if answerable else None,
-        "cited_gold": [True] if mode != "abstained" else [],
-        "gold_cited": [True],
-        "unsupported": [],
-        "gold_rank": 1,
-        "timings": timings,
-    }
+    timings = Timings(
+        retrieval_ms=20,
+        first_token_ms=first,
+        total_ms=first + 500,
+        prompt_ms=first - 50,
+        generate_ms=400,
+        prompt_tokens=tokens,
+        generated_tokens=20,
+    )
+    return Row(
+        id=qid,
+        type=kind,
+        answerable=answerable,
+        question="?",
+        answer="",
+        mode=mode,
+        correct=correct,
+        f1=0.5 if answerable else None,
+        citations=[],
+        cited_gold=[True] if mode != "abstained" else [],
+        gold_cited=[True],
+        unsupported=[],
+        gold_rank=1,
+        reply="",
+        why="",
+        timings=timings,
+    )
 
 
 def test_the_report_sets_the_baselines_beside_the_run_and_the_charts_are_drawn(tmp_path: Path) -> None:
