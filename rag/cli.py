@@ -189,7 +189,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ]
     app = build_app(pipeline, library, choices)
     try:
-        url = serve(app, args.host, args.port, settings.auth, settings.max_upload_mb, block=False)
+        url = serve(
+            app,
+            args.host,
+            args.port,
+            settings.auth,
+            settings.max_upload_mb,
+            block=False,
+            hosts=settings.host_names,
+            origins=settings.origin_names,
+        )
     except OSError as exc:  # taken in the meantime, or an address this machine does not have
         raise ConfigError(
             f"cannot serve on {args.host}:{args.port} ({exc}); choose another --port or --host."

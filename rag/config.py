@@ -126,6 +126,16 @@ class Settings(BaseSettings):
     auth: str | None = Field(
         None, description="user:password to require a login in the app (default: none; it binds 127.0.0.1 only)."
     )
+    allowed_hosts: str = Field(
+        "",
+        description="More host names the app answers to, comma-separated (the loopback names and the --host address "
+        "always; * for any: that gives up the protection against DNS rebinding).",
+    )
+    allowed_origins: str = Field(
+        "",
+        description="Web origins (https://intranet.example) whose pages may call the app, comma-separated "
+        "(default: only the app's own page).",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -161,6 +171,14 @@ class Settings(BaseSettings):
     def resolve(self, path: Path) -> Path:
         """`path` made absolute against `home`."""
         return path if path.is_absolute() else self.home / path
+
+    @property
+    def host_names(self) -> list[str]:
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    @property
+    def origin_names(self) -> list[str]:
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
 
     @property
     def models_path(self) -> Path:
@@ -229,7 +247,7 @@ def markdown() -> str:
     docs/configuration.md between `DOCS_BEGIN` and `DOCS_END`, and a test compares the two)."""
     rows = ["| variable | default | description |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        default = COMPUTED_DEFAULTS.get(name) or ("" if field.default is None else f"`{field.default}`")
+        default = COMPUTED_DEFAULTS.get(name) or ("" if field.default in (None, "") else f"`{field.default}`")
         description = (field.description or "").replace("|", "\\|")
         rows.append(f"| `RAG_{name.upper()}` | {default} | {description} |")
     return "\n".join(rows) + "\n"

@@ -82,3 +82,9 @@ class QuestionError(RagError):
     """A question that cannot be asked (empty)."""
 
     exit_code = 2
+
+
+class InputError(RagError):
+    """A call of the API with an argument missing, of the wrong type, or not valid text; the message names it."""
+
+    exit_code = 2

@@ -150,6 +150,8 @@ class LlamaGenerator:
                     piece = chunk["choices"][0]["delta"].get("content")
                     if piece:
                         yield piece
+            except (ValueError, RuntimeError) as exc:  # llama.cpp's own failures (a context overflow, a decode error)
+                raise GeneratorError(f"the language model could not answer ({exc}); try a shorter question.") from None
             finally:
                 chunks.close()  # an abandoned stream ends llama.cpp's generation here, before the lock is let go
                 after = self._counters()

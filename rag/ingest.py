@@ -38,26 +38,43 @@ def load_file(path: Path, home: Path, max_mb: float = 50) -> Document | Skipped:
     suffix = path.suffix.lower()
     shown = str(path)
     if suffix not in SUPPORTED:
-        return Skipped(shown, f"unsupported type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}")
+        kinds = ", ".join(sorted(SUPPORTED))
+        return Skipped(
+            shown,
+            f"unsupported type {suffix or '(none)'}; supported: {kinds}",
+            f"loại tệp {suffix or '(không có đuôi)'} không được hỗ trợ; dùng {kinds}",
+        )
     try:
         status = path.stat()
         if not stat.S_ISREG(status.st_mode):
-            return Skipped(shown, "not a regular file (a pipe, a device or the like)")
+            return Skipped(
+                shown, "not a regular file (a pipe, a device or the like)", "không phải tệp thường (ống, thiết bị…)"
+            )
         if status.st_size == 0:
-            return Skipped(shown, "empty file (0 bytes)")
+            return Skipped(shown, "empty file (0 bytes)", "tệp rỗng (0 byte)")
         if status.st_size > max_mb * MB:
-            return Skipped(shown, f"{status.st_size / MB:.1f} MB, over the {max_mb:g} MB limit (RAG_MAX_DOCUMENT_MB)")
+            size = status.st_size / MB
+            return Skipped(
+                shown,
+                f"{size:.1f} MB, over the {max_mb:g} MB limit (RAG_MAX_DOCUMENT_MB)",
+                f"{size:.1f} MB, quá giới hạn {max_mb:g} MB (RAG_MAX_DOCUMENT_MB)",
+            )
         content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
         raw = READERS[suffix](path)
     except ReadError as exc:
-        return Skipped(shown, str(exc))
+        return Skipped(shown, str(exc), exc.vi)
     except OSError as exc:
-        return Skipped(shown, f"cannot read it ({exc.strerror or exc})")
+        return Skipped(shown, f"cannot read it ({exc.strerror or exc})", f"không đọc được tệp ({exc.strerror or exc})")
     except Exception as exc:  # a parser's own failure on a damaged file must not stop the run
-        return Skipped(shown, f"damaged or unreadable {suffix} file ({type(exc).__name__}: {exc})")
+        detail = f"{type(exc).__name__}: {exc}"
+        return Skipped(
+            shown,
+            f"damaged or unreadable {suffix} file ({detail})",
+            f"tệp {suffix} bị hỏng hoặc không đọc được ({detail})",
+        )
     title, date, source, text = clean(raw, fallback_title=path.stem)
     if not text:
-        return Skipped(shown, "no text left after cleaning")
+        return Skipped(shown, "no text left after cleaning", "không còn chữ nào sau khi làm sạch")
     resolved = path.resolve()
     doc_id = resolved.relative_to(home).as_posix() if resolved.is_relative_to(home) else resolved.as_posix()
     return Document(doc_id, shown, title, date, source, text, content_hash)
@@ -69,7 +86,7 @@ def load_documents(paths: Sequence[Path], home: Path, max_mb: float = 50) -> tup
     skipped: list[Skipped] = []
     for path in iter_files(paths):
         if not path.exists():
-            skipped.append(Skipped(str(path), "no such file or folder"))
+            skipped.append(Skipped(str(path), "no such file or folder", "không có tệp hay thư mục này"))
             continue
         result = load_file(path, home.resolve(), max_mb)
         if isinstance(result, Document):

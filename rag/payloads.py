@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
 
+from rag.errors import InputError
 from rag.retrieve import Hit
 from rag.types import Answer, Document, Role, Turn
 
@@ -41,6 +42,75 @@ class TurnIn(BaseModel):
 
 
 HISTORY = TypeAdapter(list[TurnIn])
+
+
+def _unicode(value: str) -> str:
+    """Text that can be written as UTF-8 (JSON lets a caller send a lone surrogate, which is no character)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not valid Unicode text (a lone surrogate at character {exc.start})") from None
+    return value
+
+
+class AskIn(BaseModel):
+    """The arguments of `/ask` (and the MCP tool `ask`), checked before any work."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    question: str
+    history: list[TurnIn] | None = None
+
+    @field_validator("question")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _unicode(value)
+
+    @field_validator("history")
+    @classmethod
+    def _turns(cls, value: list[TurnIn] | None) -> list[TurnIn] | None:
+        for turn in value or []:
+            _unicode(turn.turn().content)
+        return value
+
+
+class SearchIn(BaseModel):
+    """The arguments of `/search` (and the MCP tool `search`)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    query: str
+    k: int = 5
+
+    @field_validator("query")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _unicode(value)
+
+    @field_validator("k")
+    @classmethod
+    def _count(cls, value: int) -> int:
+        if not 1 <= value <= 50:
+            raise ValueError("must be a whole number between 1 and 50")
+        return value
+
+
+def checked(model: type[BaseModel], **values: Any) -> Any:
+    """`values` validated as `model`, or an `InputError` naming each argument that is wrong, in a short message
+    that does not depend on Python's internals ("k: must be a whole number between 1 and 50").
+
+    >>> checked(SearchIn, query=123, k=5)
+    Traceback (most recent call last):
+    ...
+    rag.errors.InputError: query: Input should be a valid string
+    """
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors(include_url=False):
+            where = ".".join(str(part) for part in e["loc"]) or "arguments"
+            message = str(e["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}: {message}")
+        raise InputError("; ".join(dict.fromkeys(problems))) from None
 
 
 def read_history(raw: object) -> list[Turn]:
@@ -77,6 +147,8 @@ def answer_json(answer: Answer, id: str | int | None = None) -> dict[str, Any]:
             "first_token_ms": round(t.first_token_ms, 1),
             "total_ms": round(t.total_ms, 1),
         },
+        "question_cut": answer.question_cut,
+        "notice": answer.notice,
     }
 
 

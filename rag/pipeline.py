@@ -31,6 +31,7 @@ from rag.verify import check
 
 Event = str | Answer
 Style = Literal["auto", "extractive"]
+TEMPLATE_TOKENS = 32  # what the chat template adds around the two messages, with room to spare
 
 
 class Pipeline:
@@ -44,11 +45,12 @@ class Pipeline:
         abstain_below: float = 0.80,
         max_question_chars: int = 1000,
         style: Style = "auto",
+        context_tokens: int = 4096,
     ) -> None:
         self.retriever, self.generator = retriever, generator
         self.top_k, self.evidence_tokens, self.answer_tokens = top_k, evidence_tokens, answer_tokens
         self.abstain_below, self.max_question_chars = abstain_below, max_question_chars
-        self.style = style
+        self.style, self.context_tokens = style, context_tokens
         self.system = render("system", refusal=forms.no_answer())
 
     @classmethod
@@ -62,6 +64,7 @@ class Pipeline:
             abstain_below=settings.abstain_below,
             max_question_chars=settings.max_question_chars,
             style=settings.answer_style,
+            context_tokens=settings.n_ctx,
         )
 
     @classmethod
@@ -91,6 +94,22 @@ class Pipeline:
         self.retriever.search("khởi động", k=1)
         self.generator.warm_up(self.system)
 
+    def fitted_prompt(self, question: str, passages: Sequence[evidence.Passage], previous: str) -> str | None:
+        """The question's prompt, made to fit the context window with the system prompt and the longest answer:
+        the earlier question goes first, then the weakest passages; None when not even one passage fits."""
+        count = self.generator.count_tokens
+        room = self.context_tokens - self.answer_tokens - count(self.system) - TEMPLATE_TOKENS
+        kept = list(passages)
+        while kept:
+            prompt = forms.question_prompt(question, kept, previous)
+            if count(prompt) <= room:
+                return prompt
+            if previous:
+                previous = ""
+            else:
+                kept.pop()  # the passages are numbered best first
+        return None
+
     def ask(
         self, question: str, history: Sequence[Turn] = (), top_k: int | None = None, style: Style | None = None
     ) -> Answer:
@@ -112,12 +131,15 @@ class Pipeline:
 
         forms.require_question(question)
         notice = ""
-        if len(question) > self.max_question_chars:
+        cut = len(question) > self.max_question_chars
+        if cut:
             question = question[: self.max_question_chars]
             notice = (
                 f"Câu hỏi dài hơn {self.max_question_chars} ký tự nên chỉ phần đầu được dùng. "
                 f"(The question was cut to its first {self.max_question_chars} characters.)"
             )
+        # earlier turns are bounded like the question: a follow-up carries the previous question into the prompt
+        history = [Turn(role, content[: self.max_question_chars]) for role, content in history]
         query, previous = forms.standalone(question, history)
         hits = self.retriever.search(query, k=top_k or self.top_k)
         passages = evidence.select(query, hits, self.generator.count_tokens, self.evidence_tokens)
@@ -143,7 +165,7 @@ class Pipeline:
                 prompt_tokens=u.prompt_tokens,
                 generated_tokens=u.generated_tokens,
             )
-            return Answer(question, query, text, mode, citations, timings, retrieved, reply, why, notice)
+            return Answer(question, query, text, mode, citations, timings, retrieved, reply, why, notice, cut)
 
         if not passages:
             yield done(forms.no_answer(), "abstained", why="no passage matches the question")
@@ -166,7 +188,12 @@ class Pipeline:
             yield done(text, "extractive", citations, why="RAG_ANSWER_STYLE=extractive")
             return
 
-        prompt = forms.question_prompt(question, passages, previous)
+        prompt = self.fitted_prompt(question, passages, previous)
+        if prompt is None:
+            text, citations = forms.extractive(passages)
+            why = f"the prompt does not fit the model's context window ({self.context_tokens} tokens, RAG_N_CTX)"
+            yield done(text, "extractive", citations, why=why)
+            return
         messages = [Message("system", self.system), Message("user", prompt)]
         pieces: list[str] = []
         first = 0.0

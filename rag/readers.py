@@ -47,7 +47,11 @@ DOCX_RATIO_FROM_MB = 10
 
 
 class ReadError(Exception):
-    """A file that cannot be read; the message is the reason shown to the user."""
+    """A file that cannot be read; the message is the reason shown to the user, `vi` the same in Vietnamese."""
+
+    def __init__(self, reason: str, vi: str) -> None:
+        super().__init__(reason)
+        self.vi = vi
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,14 @@ def decode(data: bytes) -> str:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
-            raise ReadError(f"starts like {encoding.upper()} text but is not; save it as UTF-8") from None
+            raise ReadError(
+                f"starts like {encoding.upper()} text but is not; save it as UTF-8",
+                f"bắt đầu như văn bản {encoding.upper()} nhưng không phải; hãy lưu tệp ở dạng UTF-8",
+            ) from None
     elif b"\x00" in data:
-        raise ReadError("binary data, not text (it has NUL bytes)")
+        raise ReadError(
+            "binary data, not text (it has NUL bytes)", "dữ liệu nhị phân, không phải văn bản (có byte NUL)"
+        )
     else:
         try:
             text = data.decode("utf-8-sig")
@@ -83,18 +92,27 @@ def decode(data: bytes) -> str:
             text = _guess_encoding(data)
     sample = text[:BINARY_SAMPLE]
     if sample and CONTROL.subn("", sample)[1] > BINARY_SHARE * len(sample):
-        raise ReadError("binary data, not text (it is full of control characters)")
+        raise ReadError(
+            "binary data, not text (it is full of control characters)",
+            "dữ liệu nhị phân, không phải văn bản (đầy ký tự điều khiển)",
+        )
     return text
 
 
 def _guess_encoding(data: bytes) -> str:
     if len(data) < MIN_GUESS_BYTES:
-        raise ReadError(f"not UTF-8, and too short ({len(data)} bytes) to tell its encoding; save it as UTF-8")
+        raise ReadError(
+            f"not UTF-8, and too short ({len(data)} bytes) to tell its encoding; save it as UTF-8",
+            f"không phải UTF-8 và quá ngắn ({len(data)} byte) để nhận ra bảng mã; hãy lưu tệp ở dạng UTF-8",
+        )
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None:
-        raise ReadError("not UTF-8, and its encoding could not be detected; save it as UTF-8")
+        raise ReadError(
+            "not UTF-8, and its encoding could not be detected; save it as UTF-8",
+            "không phải UTF-8 và không nhận ra được bảng mã; hãy lưu tệp ở dạng UTF-8",
+        )
     return str(best)
 
 
@@ -116,7 +134,9 @@ def read_html(path: Path) -> Extracted:
     found = trafilatura.bare_extraction(decode(path.read_bytes()), with_metadata=True, include_comments=False)
     fields = found.as_dict() if found is not None and not isinstance(found, dict) else (found or {})
     if not fields.get("text"):
-        raise ReadError("no article text found in this HTML page")
+        raise ReadError(
+            "no article text found in this HTML page", "không tìm thấy nội dung bài viết trong trang HTML này"
+        )
     return Extracted(str(fields["text"]), title=fields.get("title"), date=fields.get("date"))
 
 
@@ -127,13 +147,17 @@ def read_pdf(path: Path) -> Extracted:
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
-            raise ReadError("the PDF is password-protected")
+            raise ReadError("the PDF is password-protected", "tệp PDF có mật khẩu")
         pages = [page.extract_text() or "" for page in reader.pages]
         title = reader.metadata.title if reader.metadata else None
     except PdfReadError as exc:
-        raise ReadError(f"not a readable PDF ({exc})") from None
+        raise ReadError(f"not a readable PDF ({exc})", f"không đọc được tệp PDF ({exc})") from None
     if not any(page.strip() for page in pages):
-        raise ReadError("no text layer (scanned or image-only pages?); OCR it first, e.g. `ocrmypdf in.pdf out.pdf`")
+        raise ReadError(
+            "no text layer (scanned or image-only pages?); OCR it first, e.g. `ocrmypdf in.pdf out.pdf`",
+            "tệp PDF không có lớp văn bản (trang quét hoặc chỉ có ảnh?); hãy nhận dạng chữ (OCR) trước, "
+            "ví dụ `ocrmypdf in.pdf out.pdf`",
+        )
     # PDF text is wrapped at the page width: join a line to the next when no sentence ends there
     text = re.sub(r"(?<=[^\s.!?…:;])\n(?=[^\W_A-Z]|[0-9(])", _join_if_lower, "\n\n".join(pages))
     return Extracted(text, title=title or None)
@@ -150,17 +174,25 @@ def check_zip(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             parts = archive.infolist()
     except zipfile.BadZipFile:
-        raise ReadError("not a .docx (not a zip archive, or a truncated one)") from None
+        raise ReadError(
+            "not a .docx (not a zip archive, or a truncated one)",
+            "không phải tệp .docx (không phải tệp zip, hoặc tệp bị cắt cụt)",
+        ) from None
     unpacked = sum(part.file_size for part in parts)
     if unpacked > DOCX_MAX_UNPACKED_MB * MB:
         raise ReadError(
-            f"would unpack to {unpacked / MB:,.0f} MB, over the {DOCX_MAX_UNPACKED_MB} MB allowed a .docx (a zip bomb?)"
+            f"would unpack to {unpacked / MB:,.0f} MB, over the {DOCX_MAX_UNPACKED_MB} MB allowed a .docx "
+            "(a zip bomb?)",
+            f"giải nén sẽ ra {unpacked / MB:,.0f} MB, quá {DOCX_MAX_UNPACKED_MB} MB cho phép với tệp .docx (bom zip?)",
         )
     for part in parts:
         if part.file_size > DOCX_RATIO_FROM_MB * MB and part.file_size > DOCX_MAX_RATIO * max(part.compress_size, 1):
+            ratio = part.file_size // max(part.compress_size, 1)
             raise ReadError(
                 f"its part {part.filename} would unpack to {part.file_size / MB:,.0f} MB, "
-                f"{part.file_size // max(part.compress_size, 1):,} times its packed size (a zip bomb?)"
+                f"{ratio:,} times its packed size (a zip bomb?)",
+                f"phần {part.filename} sẽ giải nén ra {part.file_size / MB:,.0f} MB, "
+                f"gấp {ratio:,} lần khi nén (bom zip?)",
             )
 
 
@@ -172,7 +204,7 @@ def read_docx(path: Path) -> Extracted:
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, KeyError, ValueError) as exc:
-        raise ReadError(f"not a readable .docx file ({exc})") from None
+        raise ReadError(f"not a readable .docx file ({exc})", f"không đọc được tệp .docx ({exc})") from None
     paragraphs = [p.text for p in document.paragraphs]
     title = document.core_properties.title or next(
         (p.text for p in document.paragraphs if p.style is not None and p.style.name in ("Title", "Heading 1")), None

@@ -21,7 +21,7 @@ import numpy as np
 from rag.embed import Embedder
 from rag.errors import IndexIncompatibleError
 from rag.store import REBUILD, Index
-from rag.text import normalize
+from rag.text import fold, normalize
 from rag.types import Chunk, Document
 
 RRF_K = 60
@@ -128,7 +128,7 @@ class Retriever:
         """The `k` best chunks for `query`, best first; `diversity` (0..1) turns on MMR with that weight."""
         index = self.index
         total = len(index.chunks)
-        if total == 0 or not query.strip():
+        if total == 0 or not fold(query):  # nothing to look for: blanks, invisible characters, marks or punctuation
             return []
         allowed = None
         if doc_ids is not None:

@@ -1,4 +1,5 @@
-"""Serving the app: check the address first, then launch Gradio on it (queue, optional login, MCP).
+"""Serving the app: check the address first, then launch Gradio on it behind `rag.guard` (queue, optional
+login, MCP tools answering JSON).
 
 `port_free` is the cheap check made before seconds of model loading; `serve` launches an app
 `rag.ui.build_app` made. This module knows nothing of what the app shows.
@@ -6,11 +7,16 @@
 
 from __future__ import annotations
 
+import json
 import socket
+from collections.abc import Sequence
+from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from rag.errors import ConfigError
+from rag.guard import Guard, allowed_hosts
 from rag.view import CSS
 
 
@@ -32,15 +38,26 @@ def serve(
     auth: str | None = None,
     max_upload_mb: float = 20,
     block: bool = True,
+    hosts: Sequence[str] = (),
+    origins: Sequence[str] = (),
 ) -> str:
     """Launch on host:port (no share link; MCP tools at /gradio_api/mcp/ unless a login is asked for); the local URL.
 
+    `hosts` and `origins` are allowed besides the loopback names, `host` and the app's own page (`rag.guard`).
     Gradio's MCP server cannot pass a login on to the app (its tool calls are refused) while its routes answer
     without one, so with `auth` there is no MCP server at all.
     """
     login = tuple(auth.split(":", 1)) if auth else None
     app.queue(default_concurrency_limit=1, max_size=256)
+    guard = Middleware(
+        Guard,
+        hosts=allowed_hosts(host, hosts),
+        port=port,
+        origins=origins,
+        fns=lambda: app.fns,
+    )
     _, url, _ = app.launch(
+        app_kwargs={"middleware": [guard]},
         server_name=host,
         server_port=port,
         share=False,
@@ -54,4 +71,43 @@ def serve(
         ssr_mode=False,
         pwa=False,
     )
+    if login is None:
+        json_tool_results(app)
     return str(url)
+
+
+def json_tool_results(app: gr.Blocks) -> None:
+    """Make the MCP tools answer JSON: the text of a result that is a dict or a list is that value as JSON (Gradio
+    writes Python's repr), and a tool call's structured content is the value itself (an object; a list is
+    `{"result": [...]}`), so an agent reads what `/ask` returns over HTTP."""
+    from mcp import types
+
+    server: Any = app.mcp_server_obj  # Gradio's MCP server: its results are made here
+    if server is None:
+        return
+    plain = server.postprocess_output_data
+
+    def as_json(data: Any, root_url: str) -> list[Any]:
+        texts = [o for o in data if isinstance(o, dict | list)]
+        if len(texts) != len(data):
+            return list(plain(data, root_url))
+        return [types.TextContent(type="text", text=json.dumps(o, ensure_ascii=False)) for o in texts]
+
+    server.postprocess_output_data = as_json
+    handlers = server.mcp_server.request_handlers
+    call = handlers[types.CallToolRequest]
+
+    async def structured(request: types.CallToolRequest) -> types.ServerResult:
+        result = await call(request)
+        tool = result.root
+        if isinstance(tool, types.CallToolResult) and not tool.isError and len(tool.content) == 1:
+            text = tool.content[0]
+            try:
+                value = json.loads(text.text) if isinstance(text, types.TextContent) else None
+            except ValueError:
+                value = None
+            if isinstance(value, dict | list):
+                tool.structuredContent = value if isinstance(value, dict) else {"result": value}
+        return result
+
+    handlers[types.CallToolRequest] = structured

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 TextKind = Literal["query", "passage"]  # what an embedder is given: a question or a passage of a document
@@ -32,10 +32,12 @@ class Document:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file that was not ingested, and why (unsupported type, unreadable, empty)."""
+    """A file that was not ingested, and why (unsupported type, unreadable, empty), in English (the command line)
+    and in Vietnamese (the app)."""
 
     path: str
     reason: str
+    vi: str = field(default="", compare=False)  # the reason in Vietnamese (the app shows `reason` when "")
 
 
 @dataclass(frozen=True)
@@ -91,3 +93,4 @@ class Answer:
     reply: str = ""  # what the model wrote, before checking ("" when it was not asked)
     why: str = ""  # what verification repaired, or why the answer fell back or abstained
     notice: str = ""  # something the person asking should know (the question was shortened)
+    question_cut: bool = False  # the question was longer than RAG_MAX_QUESTION_CHARS and only its start was used

@@ -23,7 +23,7 @@ from rag.answer import require_question
 from rag.errors import RagError
 from rag.generate import Generator
 from rag.library import UPLOAD_TYPES, Library
-from rag.payloads import answer_json, documents_json, hits_json, read_history
+from rag.payloads import AskIn, SearchIn, answer_json, checked, documents_json, hits_json, read_history
 from rag.pipeline import Pipeline
 from rag.types import Turn
 from rag.view import chat_text, plain, shown, sources_html
@@ -112,14 +112,9 @@ class Handlers:
             the answer (text with [n] markers), its mode (generated, extractive, abstained), citations, timings.
         """
         try:
-            turns = read_history(history)
-        except ValidationError:
-            raise gr.Error(
-                'history: give earlier turns as a list of {"role": "user"|"assistant", "content": text}.',
-                print_exception=False,
-            ) from None
-        try:
-            return answer_json(self.pipeline.ask(question, turns))
+            asked = checked(AskIn, question=question, history=history)
+            turns = [t.turn() for t in asked.history or []]
+            return answer_json(self.pipeline.ask(asked.question, turns))
         except RagError as exc:
             raise raise_for_user(exc) from None
 
@@ -132,9 +127,11 @@ class Handlers:
         Returns:
             ranked passages: rank, score, dense, lexical, id, doc_id, title, date, start, end, text.
         """
-        if not 1 <= int(k) <= 50:
-            raise gr.Error("k must be between 1 and 50.", print_exception=False)
-        return hits_json(self.pipeline.retriever.search(query, k=int(k)))
+        try:
+            asked = checked(SearchIn, query=query, k=k)
+        except RagError as exc:
+            raise raise_for_user(exc) from None
+        return hits_json(self.pipeline.retriever.search(asked.query, k=asked.k))
 
     def documents(self) -> list[dict[str, Any]]:
         """List the indexed documents: id, title, date, source and number of chunks."""
@@ -166,7 +163,7 @@ class Handlers:
         lines += [f"- Đã cập nhật: {shown(Path(d).name)}" for d in result.changed]
         lines += [f"- Không đổi (đã có): {shown(Path(d).name)}" for d in result.unchanged]
         lines += [f"- Bị từ chối: {shown(s.path)} — {shown(s.reason)}" for s in result.refused]
-        lines += [f"- Bỏ qua: {shown(Path(s.path).name)} — {shown(s.reason)}" for s in result.skipped]
+        lines += [f"- Bỏ qua: {shown(Path(s.path).name)} — {shown(s.vi or s.reason)}" for s in result.skipped]
         return "\n".join(lines) + f"\n\nChỉ mục có {result.chunks} đoạn văn."
 
     def remove(self, doc_id: str | None) -> str:

@@ -27,19 +27,23 @@ CSS = """
 .rag-source mark { background: #fff3a3; }
 """
 MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
-ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+!|~-])")
+# What the chat's Markdown (GFM) would turn into a link by itself: "http://…", "www.…", "name@host"
+AUTOLINK = re.compile(r":(?=//)|(?<=www)\.|@", re.IGNORECASE)
+ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+!|~:.@-])")
 
 
 def shown(text: str) -> str:
     r"""Text from a document, a question or the model, made inert for the chat's Markdown: no tags, no links or
-    images (a reply must not make the browser fetch a URL), no formatting. `plain` undoes it.
+    images (a reply must not make the browser fetch a URL, nor offer one to click, not even a bare address), no
+    formatting. `plain` undoes it.
 
-    >>> print(shown("![x](http://h/q) <b>A&B</b> [1]"))
-    \!\[x\]\(http://h/q\) &lt;b&gt;A&amp;B&lt;/b&gt; \[1\]
-    >>> print(plain(shown("![x](http://h/q) <b>A&B</b> [1]")))
-    ![x](http://h/q) <b>A&B</b> [1]
+    >>> print(shown("![x](http://h/q) <b>A&B</b> [1] www.a.vn b@c.vn"))
+    \!\[x\]\(http\://h/q\) &lt;b&gt;A&amp;B&lt;/b&gt; \[1\] www\.a.vn b\@c.vn
+    >>> print(plain(shown("![x](http://h/q) <b>A&B</b> [1] www.a.vn b@c.vn \\.")))
+    ![x](http://h/q) <b>A&B</b> [1] www.a.vn b@c.vn \.
     """
-    return MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+    escaped = MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+    return AUTOLINK.sub(lambda m: "\\" + m.group(), escaped)
 
 
 def plain(text: str) -> str:

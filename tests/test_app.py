@@ -440,9 +440,12 @@ def test_script_in_a_document_or_a_question_never_runs_in_the_browser(server: tu
         fetched: list[str] = []
         page.on("request", lambda r: fetched.append(r.url))
         page.goto(url)
-        page.fill("#question textarea", f"Chuỗi thử nghiệm {HOSTILE} là gì?")
+        links = "http://evil.example/x www.evil.example ai@evil.example"  # GFM would make each a link
+        page.fill("#question textarea", f"Chuỗi thử nghiệm {HOSTILE} là gì? {links}")
         page.click("#send")
         page.wait_for_selector("#sources .rag-mode", timeout=60_000)
+        assert links in page.inner_text("#chat")  # shown as typed,
+        assert page.locator("#chat a[href*='evil.example']").count() == 0  # and not one of them a link
         page.click("#sources summary")  # the whole passage too
         assert "<img src=x onerror=window.__xss=1>" in page.inner_text("#sources")  # shown as text
         assert "<script>window.__xss=2</script>" in page.inner_text("#chat")

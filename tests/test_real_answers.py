@@ -21,6 +21,7 @@ from rag.generate import LlamaGenerator
 from rag.pipeline import Pipeline
 from rag.retrieve import Retriever
 from rag.text import contains, fold
+from rag.types import Turn
 
 pytestmark = pytest.mark.real
 
@@ -83,6 +84,14 @@ def test_a_stream_left_unread_frees_the_model(pipeline: Pipeline) -> None:
 def test_a_question_the_documents_do_not_answer_is_declined(pipeline: Pipeline) -> None:
     answer = pipeline.ask("Năm 2019, Văn phòng Quốc hội đã phục vụ Quốc hội thông qua bao nhiêu luật?")
     assert (answer.mode, answer.text, answer.citations) == ("abstained", no_answer(), ())
+
+
+def test_a_follow_up_after_a_very_long_question_still_answers(pipeline: Pipeline) -> None:
+    """Found by an adversarial pass: the earlier question, uncut, went into the prompt and llama.cpp refused it
+    ("Requested tokens (7657) exceed context window of 4096")."""
+    long = "Trong tháng 8/2023, Văn phòng Quốc hội đã tiếp nhận bao nhiêu công văn đến? " + "… " * 10_000
+    answer = pipeline.ask("Còn công văn đến thì sao?", [Turn("user", long), Turn("assistant", "...")])
+    assert answer.mode in {"generated", "extractive", "abstained"}, answer.why
 
 
 def test_a_follow_up_finds_the_passage_of_the_earlier_question(pipeline: Pipeline) -> None:
@@ -158,6 +167,6 @@ def test_rag_ask_json_prints_one_answer_object(
     monkeypatch.setenv("RAG_N_THREADS", "2")
     assert main(["ask", "--json", "Năm 2020 Quốc hội đã thông qua bao nhiêu luật?"]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert set(row) == {"id", "answer", "mode", "citations", "timings"}
+    assert set(row) == {"id", "answer", "mode", "citations", "timings", "question_cut", "notice"}
     assert row["mode"] in {"generated", "extractive"} and "17" in row["answer"], row
     assert row["citations"] and row["citations"][0]["doc"].startswith("003")

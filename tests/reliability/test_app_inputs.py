@@ -576,8 +576,10 @@ def test_the_default_address_is_loopback_only(open_server: tuple[str, Handlers, 
 
 
 def post_upload(url: str, name: str, data: bytes) -> httpx.Response:
-    """What a browser's file picker sends to Gradio's upload route."""
-    return httpx.post(f"{url}gradio_api/upload", files={"files": (name, data, "text/plain")}, timeout=60)
+    """What a browser's file picker sends to Gradio's upload route, from the app's page (with the page's cookie)."""
+    with httpx.Client(timeout=60) as page:
+        page.get(url)
+        return page.post(f"{url}gradio_api/upload", files={"files": (name, data, "text/plain")})
 
 
 def test_the_upload_route_refuses_files_over_the_limit(
