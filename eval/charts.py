@@ -68,3 +68,40 @@ def latency(path: Path, timings: Sequence[Timings]) -> None:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.savefig(path, dpi=100)
+
+
+def risk_coverage(path: Path, points: Sequence[tuple[float, float, float]], chosen: float | None = None) -> None:
+    """Accuracy of the answered questions against the share answered, as the confidence threshold falls."""
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([c for _, c, _ in points], [a for _, _, a in points], "-", label="answer when confidence ≥ threshold")
+    if chosen is not None:
+        at = min(points, key=lambda p: abs(p[0] - chosen), default=None)
+        if at is not None:
+            ax.plot([at[1]], [at[2]], "o", label=f"the shipped threshold ({chosen:.2f})")
+    ax.set_xlabel("share of questions answered (coverage)")
+    ax.set_ylabel("share of those answered right")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.set_title("Risk–coverage")
+    ax.legend(loc="lower left")
+    fig.savefig(path, dpi=100)
+
+
+def calibration(path: Path, bins: Sequence[tuple[float, float, int]]) -> None:
+    """Share right against the confidence given, per confidence bin (a calibrated model lies on the diagonal)."""
+    fig = Figure(figsize=(5, 5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
+    ax.plot([m for m, _, _ in bins], [r for _, r, _ in bins], "o-", label="this run")
+    for m, r, n in bins:
+        ax.annotate(str(n), (m, r), textcoords="offset points", xytext=(4, -10), fontsize=8)
+    ax.set_xlabel("confidence of the likeliest candidate")
+    ax.set_ylabel("share right")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.set_title("Calibration (numbers: questions per bin)")
+    ax.legend(loc="upper left")
+    fig.savefig(path, dpi=100)

@@ -19,10 +19,23 @@ import numpy as np
 from eval.questions import Question
 from eval.xquad_retrieval import rank_metrics
 from rag.text import contains, fold
-from rag.types import Answer, Timings
+from rag.types import Answer, Features, Timings
 from rag.verify import entities
 
 MARKERS = re.compile(r"\[\d+\]")  # citation markers in an answer
+MAX_WORDS = 40  # an answer longer than this is not what a person who asked a question reads as an answer
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate answer as the pipeline scored it, and whether it is right (the fitting data of eval/fit.py)."""
+
+    mode: str
+    text: str
+    probability: float
+    correct: bool
+    words: int
+    features: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -35,7 +48,9 @@ class Row:
     question: str
     answer: str
     mode: str
-    correct: bool  # answerable: a gold answer contained; unanswerable: declined
+    correct: bool  # answerable: a gold answer contained in at most MAX_WORDS words; unanswerable: declined
+    contained: bool  # answerable: a gold answer contained, whatever the length (the earlier measure)
+    words: int  # the answer's words (citation markers left out); 0 for a refusal
     f1: float | None  # token F1 against the best gold answer (answerable questions)
     citations: list[str]  # cited documents' file names, in citation order
     cited_gold: list[bool]  # per citation: from a gold document
@@ -45,6 +60,9 @@ class Row:
     reply: str
     why: str
     timings: Timings
+    confidence: float  # what the pipeline said of the shown answer's chance of being right
+    reason: str  # the decision's reason code
+    candidates: list[Scored]
 
 
 def correct(answer: str, q: Question) -> bool:
@@ -61,6 +79,20 @@ def correct(answer: str, q: Question) -> bool:
     if q.answers_all:
         return all(contains(text, fold(a)) for a in q.answers_all)
     return any(contains(text, fold(a)) for a in q.answers)
+
+
+def words(answer: str) -> int:
+    """The words a reader reads: folded syllables, citation markers left out.
+
+    >>> words("Có 30.087 công văn đến [1].")
+    5
+    """
+    return len(fold(MARKERS.sub(" ", answer)).split())
+
+
+def right(answer: str, q: Question) -> bool:
+    """Correct as a user reads it: a gold answer contained, in at most `MAX_WORDS` words."""
+    return words(answer) <= MAX_WORDS and correct(answer, q)
 
 
 def token_f1(answer: str, gold: str) -> float:
@@ -100,7 +132,9 @@ def record(q: Question, answer: Answer) -> Row:
         question=q.question,
         answer=answer.text,
         mode=answer.mode,
-        correct=correct(answer.text, q) if q.answerable else answer.mode == "abstained",
+        correct=right(answer.text, q) and answer.mode != "abstained" if q.answerable else answer.mode == "abstained",
+        contained=correct(answer.text, q) and answer.mode != "abstained" if q.answerable else False,
+        words=words(answer.text) if answer.mode != "abstained" else 0,
         f1=max((token_f1(answer.text, g) for g in golds), default=0.0) if q.answerable else None,
         citations=cited_docs,
         cited_gold=[d in gold for d in cited_docs],
@@ -110,6 +144,19 @@ def record(q: Question, answer: Answer) -> Row:
         reply=answer.reply,
         why=answer.why,
         timings=answer.timings,
+        confidence=answer.confidence,
+        reason=answer.reason.code,
+        candidates=[
+            Scored(
+                c.mode,
+                c.text,
+                c.probability,
+                q.answerable and right(c.text, q),
+                words(c.text),
+                dict(zip(Features.names(), c.features.vector(), strict=True)),
+            )
+            for c in answer.candidates
+        ],
     )
 
 
@@ -157,6 +204,18 @@ def summarise(rows: Sequence[Row]) -> dict[str, Any]:
         "pipeline_ms_p50": percentile(own, 50),
         "pipeline_share": sum(own) / sum(t.total_ms for t in generated) if generated else None,
         "modes": dict(Counter(r.mode for r in rows)),
+        # as a user reads it (docs/evaluation.md): right = the gold answer in at most 40 words
+        "contained": share([r for r in answerable if r.contained], answerable),
+        "answered": share(answered, rows),
+        "wrong_shown": share([r for r in answered if not r.correct], rows),
+        "median_words": percentile([r.words for r in answered], 50),
+        "generated_right": share(
+            [r for r in rows if r.mode == "generated" and r.correct], [r for r in rows if r.mode == "generated"]
+        ),
+        "extractive_right": share(
+            [r for r in rows if r.mode == "extractive" and r.correct], [r for r in rows if r.mode == "extractive"]
+        ),
+        "auroc": auroc([best(r) for r in rows]),
     }
 
 
@@ -173,3 +232,51 @@ def breakdown(rows: Sequence[Row], key: str) -> dict[str, dict[str, Any]]:
         }
         for name, g in sorted(groups.items())
     }
+
+
+def best(row: Row) -> tuple[float, bool]:
+    """(the probability of the question's likeliest candidate, whether that candidate is right): what selective
+    answering ranks questions by (an unanswerable question's candidates are all wrong)."""
+    if not row.candidates:
+        return 0.0, False
+    top = max(row.candidates, key=lambda c: c.probability)
+    return top.probability, top.correct
+
+
+def auroc(scored: Sequence[tuple[float, bool]]) -> float | None:
+    """The chance that a right answer's confidence is above a wrong one's (ties count half).
+
+    >>> auroc([(0.9, True), (0.2, False), (0.5, True), (0.5, False)])
+    0.875
+    """
+    right_ones = [p for p, ok in scored if ok]
+    wrong_ones = [p for p, ok in scored if not ok]
+    if not right_ones or not wrong_ones:
+        return None
+    wins = sum((r > w) + 0.5 * (r == w) for r in right_ones for w in wrong_ones)
+    return wins / (len(right_ones) * len(wrong_ones))
+
+
+def risk_coverage(scored: Sequence[tuple[float, bool]]) -> list[tuple[float, float, float]]:
+    """(threshold, share of questions answered, accuracy of those answered) as the threshold falls, one point per
+    distinct confidence: answering only the questions whose likeliest candidate reaches the threshold."""
+    ranked = sorted(scored, key=lambda pc: -pc[0])
+    points, kept_right = [], 0
+    for i, (p, ok) in enumerate(ranked, 1):
+        kept_right += ok
+        if i == len(ranked) or ranked[i][0] != p:
+            points.append((p, i / len(ranked), kept_right / i))
+    return points
+
+
+def calibration(scored: Sequence[tuple[float, bool]], bins: int = 10) -> list[tuple[float, float, int]]:
+    """(mean confidence, share right, questions) per confidence bin of equal width, empty bins left out."""
+    out = []
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        inside = [(p, ok) for p, ok in scored if low <= p < high or (b == bins - 1 and p == 1.0)]
+        if inside:
+            out.append(
+                (sum(p for p, _ in inside) / len(inside), sum(ok for _, ok in inside) / len(inside), len(inside))
+            )
+    return out

@@ -1,17 +1,22 @@
-"""Question files: the seeds set's JSONL (eval/README.md) and XQuAD-vi's, read into `Question`s.
+"""Question sets: the seeds set's JSONL (eval/README.md) and XQuAD-vi's, read into `Question`s, and the near-miss
+abstention sets built from them (questions whose answer was taken out of the corpus, asked over what is left).
 
-This module reads; it does not answer or score.
+This module reads and builds sets; it does not answer or score.
 """
 
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
 from rag.errors import ConfigError
 from rag.payloads import TurnIn
+from rag.text import contains, fold
 
 
 class Question(BaseModel):
@@ -60,3 +65,60 @@ def read_xquad(folder: Path) -> list[Question]:
                 )
             )
     return questions
+
+
+@dataclass(frozen=True)
+class Group:
+    """Questions asked over one corpus (a near-miss set needs one corpus for each set of documents left out)."""
+
+    key: str  # names the group's index folder
+    corpus: list[Path]
+    questions: list[Question]
+
+
+def _article(paragraph: str) -> str:
+    """The article a paragraph file of XQuAD-vi belongs to ("a_02.txt" → "a")."""
+    return paragraph.rsplit("_", 1)[0]
+
+
+def xquad_near_miss(folder: Path, seed: int = 0) -> tuple[Group, list[Question]]:
+    """The near-miss abstention set of XQuAD-vi: one paragraph of each article held out (seeded), the others
+    indexed; questions of indexed paragraphs are answerable, questions of held-out paragraphs whose gold answer
+    occurs in no indexed paragraph are not (those whose answer stands in another paragraph are left out). The
+    article's other paragraphs stay, so the retrieved passages are about the question's topic: a near miss.
+    Returns the group (corpus: the kept paragraph files) and every question of it (for retrieval baselines)."""
+    every = read_xquad(folder)
+    files = sorted((folder / "corpus_contexts").glob("*.txt"))
+    articles: dict[str, list[Path]] = {}
+    for path in files:
+        articles.setdefault(_article(path.name), []).append(path)
+    rng = random.Random(seed)
+    held = {rng.choice(sorted(paragraphs)).name for _, paragraphs in sorted(articles.items())}
+    kept = [p for p in files if p.name not in held]
+    indexed = " \n ".join(fold(p.read_text(encoding="utf-8")) for p in kept)
+    questions = []
+    for q in every:
+        if q.sources[0] not in held:
+            questions.append(q)
+        elif not any(contains(indexed, fold(a)) for a in q.answers):
+            questions.append(q.model_copy(update={"answerable": False, "type": "near_miss"}))
+    return Group(f"xquad-near-miss-{seed}", kept, questions), questions
+
+
+def seeds_near_miss(questions: Sequence[Question], corpus: Path) -> list[Group]:
+    """The seeds counterpart: every answerable question asked with its gold document(s) left out of the corpus,
+    so that the documents left, on the same subjects, do not answer it. One group per set of documents left out."""
+    groups: dict[tuple[str, ...], list[Question]] = {}
+    for q in questions:
+        if q.answerable and q.sources:
+            left_out = tuple(sorted(q.sources))
+            groups.setdefault(left_out, []).append(q.model_copy(update={"answerable": False, "type": "near_miss"}))
+    files = sorted(p for p in corpus.glob("*") if p.is_file())
+    return [
+        Group(
+            "seeds-without-" + "-".join(Path(s).stem for s in left_out),
+            [p for p in files if p.name not in left_out],
+            asked,
+        )
+        for left_out, asked in sorted(groups.items())
+    ]

@@ -45,11 +45,11 @@ from rich import progress as bars
 from rich.console import Console
 
 from eval import baselines, charts
-from eval.metrics import Row, breakdown, record, summarise
-from eval.questions import Question, read_questions, read_xquad
+from eval.metrics import Row, best, breakdown, calibration, record, risk_coverage, summarise
+from eval.questions import Group, Question, read_questions, read_xquad, seeds_near_miss, xquad_near_miss
 from eval.report import report
 from eval.xquad_retrieval import write_distractors
-from rag import embed, indexing
+from rag import embed, indexing, store
 from rag.config import CHECKOUT, load_settings
 from rag.edge import run_edge
 from rag.pipeline import Pipeline
@@ -59,6 +59,8 @@ __all__ = ["Question", "breakdown", "draw", "main", "read_xquad", "report", "sum
 
 RESULTS = CHECKOUT / "eval" / "results"
 XQUAD_SAMPLE = 300  # XQuAD-vi questions answered per run (retrieval is measured on all of them)
+XQUAD_NEAR_MISS_SAMPLE = 450  # near-miss questions answered per run,
+NEAR_MISS_SHARE = 1 / 3  # a third of them unanswerable
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, nargs="+", default=[CHECKOUT / "seeds"], help="files or folders")
     parser.add_argument("--xquad", type=Path, default=None, help="score XQuAD-vi from this folder instead")
     parser.add_argument("--distractors", type=int, default=0, help="with --xquad: add the first N viwiki passages")
+    parser.add_argument(
+        "--near-miss",
+        action="store_true",
+        help="the near-miss abstention set: with --xquad, one paragraph of each article held out (seeded by --seed); "
+        "without, every answerable seeds question asked with its gold documents left out",
+    )
     parser.add_argument("--viwiki", type=Path, default=None, help="the viwiki folder (default: beside --xquad)")
     sample = f"answer N questions, a seeded sample (default: all; {XQUAD_SAMPLE} with --xquad)"
     parser.add_argument("--limit", type=int, default=None, help=sample)
@@ -79,11 +87,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.distractors and not args.xquad:
         parser.error("--distractors needs --xquad")
+    if args.near_miss and args.distractors:
+        parser.error("--near-miss takes no --distractors")
+    if args.near_miss and not args.xquad and len(args.corpus) != 1:
+        parser.error("--near-miss over the seeds needs one --corpus folder")
     return run_edge(lambda: evaluate(args))
 
 
-def evaluate(args: argparse.Namespace) -> int:
-    err = Console(stderr=True)
+def sample(
+    questions: list[Question], limit: int | None, seed: int, unanswerable: float | None = None
+) -> list[Question]:
+    """A seeded sample of `limit` questions (all of them when no limit), unanswerable ones in the set's share or in
+    the share `unanswerable` asks for (as far as there are enough)."""
+    if limit is None or limit >= len(questions):
+        return questions
+    rng = random.Random(seed)
+    cannot = [q for q in questions if not q.answerable]
+    answerable = [q for q in questions if q.answerable]
+    share = len(cannot) / len(questions) if unanswerable is None else unanswerable
+    few = min(len(cannot), round(limit * share), limit)
+    chosen = rng.sample(answerable, min(len(answerable), limit - few)) + rng.sample(cannot, few)
+    return sorted(chosen, key=lambda q: q.id)
+
+
+def groups(args: argparse.Namespace) -> tuple[list[Group], list[Question], str, int | None]:
+    """What the run asks, over which corpora: (groups, every question for the retrieval baselines, the set's
+    name, the sample size)."""
+    if args.xquad and args.near_miss:
+        group, every = xquad_near_miss(args.xquad, args.seed)
+        limit = XQUAD_NEAR_MISS_SAMPLE if args.limit is None else args.limit
+        chosen = sample(every, limit, args.seed, NEAR_MISS_SHARE)
+        return [Group(group.key, group.corpus, chosen)], every, "xquad-near-miss", limit
     if args.xquad:
         every = read_xquad(args.xquad)
         corpus = [args.xquad / "corpus_contexts"]
@@ -91,21 +125,34 @@ def evaluate(args: argparse.Namespace) -> int:
             viwiki = args.viwiki or args.xquad.parent / "viwiki"
             corpus.append(write_distractors(viwiki, args.distractors, args.results / ".distractors"))
         limit = XQUAD_SAMPLE if args.limit is None else args.limit
-    else:
-        every, corpus, limit = read_questions(args.questions), list(args.corpus), args.limit
-    questions = every
-    if limit is not None and limit < len(every):
-        questions = sorted(random.Random(args.seed).sample(every, limit), key=lambda q: q.id)
+        key = "-".join(p.resolve().name for p in corpus)
+        return [Group(key, corpus, sample(every, limit, args.seed))], every, f"xquad{args.distractors or ''}", limit
+    every = read_questions(args.questions)
+    if args.near_miss:
+        (folder,) = args.corpus
+        near = seeds_near_miss(every, folder)
+        chosen = {q.id for q in sample([q for g in near for q in g.questions], args.limit, args.seed)}
+        picked = [Group(g.key, g.corpus, [q for q in g.questions if q.id in chosen]) for g in near]
+        return [g for g in picked if g.questions], [], f"{args.questions.stem}-near-miss", args.limit
+    key = "-".join(p.resolve().name for p in args.corpus)
+    return [Group(key, list(args.corpus), sample(every, args.limit, args.seed))], every, args.questions.stem, args.limit
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    err = Console(stderr=True)
+    asked, every, source, limit = groups(args)
     overrides: dict[str, Any] = {"llm": args.model} if args.model else {}
     if args.style:
         overrides["answer_style"] = args.style
-    corpus_key = "-".join(p.resolve().name for p in corpus)
-    settings = load_settings(**overrides, index_dir=args.results / ".index" / corpus_key)
+    settings = load_settings(**overrides)
+    embedder = embed.from_settings(settings)
+    indexes = {}
     with ConsoleProgress(err) as progress:
-        indexing.update(corpus, embed.from_settings(settings), settings, prune=True, progress=progress)
+        for group in asked:
+            indexes[group.key] = settings.model_copy(update={"index_dir": args.results / ".index" / group.key})
+            indexing.update(group.corpus, embedder, indexes[group.key], prune=True, progress=progress)
     err.print(f"loading {settings.llm_url or settings.llm}…")
-    pipeline = Pipeline.load(settings)
-    source = f"xquad{args.distractors or ''}" if args.xquad else args.questions.stem
+    pipeline = Pipeline.load(indexes[asked[0].key])
     name = args.name or f"{source}-{pipeline.generator.name}-{settings.answer_style}"
     out = args.results / name
     out.mkdir(parents=True, exist_ok=True)
@@ -117,18 +164,21 @@ def evaluate(args: argparse.Namespace) -> int:
         bars.MofNCompleteColumn(),
         bars.TimeElapsedColumn(),
     )
+    total = sum(len(g.questions) for g in asked)
     with (out / "answers.jsonl").open("w", encoding="utf-8") as f, bars.Progress(*columns, console=err) as bar:
-        task = bar.add_task("answering", total=len(questions))
-        for q in questions:
-            history = [t.turn() for t in q.history]
-            row = record(q, pipeline.ask(q.question, history))
-            rows.append(row)
-            f.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
-            if extractive:
-                baseline_rows.append(record(q, pipeline.ask(q.question, history, style="extractive")))
-            bar.advance(task)
+        task = bar.add_task("answering", total=total)
+        for group in asked:
+            pipeline.retriever.use(store.load(indexes[group.key].index_path))
+            for q in group.questions:
+                history = [t.turn() for t in q.history]
+                row = record(q, pipeline.ask(q.question, history))
+                rows.append(row)
+                f.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
+                if extractive:
+                    baseline_rows.append(record(q, pipeline.ask(q.question, history, style="extractive")))
+                bar.advance(task)
         base: dict[str, Any] = {}
-        if not args.no_baselines:
+        if not args.no_baselines and every:
             search = bar.add_task("retrieval baselines", total=baselines.steps(every))
             retriever = pipeline.retriever
             base["retrieval"] = baselines.retrieval(
@@ -142,7 +192,10 @@ def evaluate(args: argparse.Namespace) -> int:
             f.writelines(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in baseline_rows)
     meta = {
         "questions file": str(args.xquad / "questions.jsonl" if args.xquad else args.questions),
-        "corpus": ", ".join(map(str, corpus)),
+        "set": source,
+        "corpus": ", ".join(
+            sorted({str(p) for g in asked for p in (g.corpus if len(g.corpus) < 10 else [g.corpus[0].parent])})
+        ),
         "distractors": args.distractors,
         "model": pipeline.generator.name,
         "style": settings.answer_style,
@@ -150,6 +203,7 @@ def evaluate(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "threads": settings.n_threads,
         "evidence_tokens": settings.evidence_tokens,
+        "confidence model": pipeline.confidence.fitted,
     }
     result = {"meta": meta, "summary": summary, "by": by, "baselines": base}
     (out / "summary.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -166,6 +220,9 @@ def draw(out: Path, rows: Sequence[Row], by: dict[str, Any], base: dict[str, Any
     extractive_by_type = base["extractive"]["by"]["type"] if base.get("extractive") else None
     charts.accuracy_by_type(out / "accuracy_by_type.png", by["type"], extractive_by_type)
     charts.latency(out / "latency.png", [r.timings for r in rows])
+    scored = [best(r) for r in rows]
+    charts.risk_coverage(out / "risk_coverage.png", risk_coverage(scored))
+    charts.calibration(out / "calibration.png", calibration(scored))
     if base.get("retrieval"):
         charts.retrieval(out / "retrieval.png", base["retrieval"])
 

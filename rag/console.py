@@ -16,8 +16,8 @@ from rag.types import Answer
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 LABELS = {
-    "generated": "Đã kiểm chứng",
-    "extractive": "Không kiểm chứng được; trích nguyên văn",
+    "generated": "Mô hình viết; số, tên và từ đã đối chiếu với nguồn",
+    "extractive": "Trích nguyên văn",
     "abstained": "Không có câu trả lời",
 }
 
@@ -61,6 +61,8 @@ def print_answer(events: Iterable[Event]) -> None:
     if answer.mode != "generated" or answer.text != "".join(streamed).strip():
         out.print(f"\n[{LABELS[answer.mode]}]" if streamed else "", markup=False)
         out.print(answer.text, markup=False)
+    sure = "không có câu trả lời đủ chắc" if answer.mode == "abstained" else f"độ tin cậy {answer.confidence:.0%}"
+    err.print(f"({LABELS[answer.mode]}; {sure}: {answer.reason.text})", markup=False)
     if answer.citations:
         out.print("\nNguồn:")
         for c in answer.citations:

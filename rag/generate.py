@@ -22,6 +22,7 @@ This module does not build prompts or check what the model says.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Generator as PythonGenerator
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import httpx
+import numpy as np
 
 from rag import installed
 from rag.config import Settings
@@ -55,6 +57,7 @@ class Usage:
     prompt_ms: float = 0.0  # prompt evaluation
     generated_tokens: int = 0
     generate_ms: float = 0.0  # token generation (sampling included)
+    logprobs: tuple[float, ...] = ()  # each generated token's log-probability (greedy: the likeliest); () from a server
 
 
 # What `Generator.stream` returns: the reply's pieces as they come, then its `Usage` as the generator's return value.
@@ -137,12 +140,23 @@ class LlamaGenerator:
         return data.t_p_eval_ms, data.t_eval_ms, data.n_p_eval, data.n_eval
 
     def stream(self, messages: Sequence[Message], max_tokens: int) -> Stream:
+        from llama_cpp import LogitsProcessorList
+
+        logprobs: list[float] = []
+
+        def record(_: Any, logits: Any) -> Any:
+            """Keep the chosen token's log-probability (greedy: the largest logit's); the logits are unchanged."""
+            top = float(logits.max())
+            logprobs.append(top - (top + math.log(float(np.exp(logits - top).sum()))))
+            return logits
+
         with self.lock:
             before = self._counters()
             chunks = self.llm.create_chat_completion(
                 messages=[{"role": m.role, "content": m.content} for m in messages],
                 max_tokens=max_tokens,
                 stream=True,
+                logits_processor=LogitsProcessorList([record]),
                 **GREEDY,
             )
             try:
@@ -160,6 +174,7 @@ class LlamaGenerator:
                 prompt_ms=after[0] - before[0],
                 generated_tokens=after[3] - before[3],
                 generate_ms=after[1] - before[1],
+                logprobs=tuple(logprobs),
             )
 
 

@@ -108,6 +108,13 @@ class BM25:
             return np.zeros(self.weights.shape[1], dtype=np.float32)
         return np.asarray(self.weights[rows].sum(axis=0), dtype=np.float32).ravel()
 
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a (lower-cased) term over the indexed texts; unseen terms get the most."""
+        n = self.weights.shape[1]
+        row = self.vocabulary.get(term)
+        df = 0 if row is None else int(self.weights.indptr[row + 1] - self.weights.indptr[row])
+        return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+
     def save(self, folder: Path) -> None:
         sparse.save_npz(folder / "bm25.npz", self.weights)
         (folder / "bm25_vocabulary.json").write_text(json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8")

@@ -149,6 +149,8 @@ def answer_json(answer: Answer, id: str | int | None = None) -> dict[str, Any]:
         },
         "question_cut": answer.question_cut,
         "notice": answer.notice,
+        "confidence": round(answer.confidence, 3),
+        "reason": {"code": answer.reason.code, "text": answer.reason.text},
     }
 
 

@@ -20,13 +20,16 @@ from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from rag import answer as forms
-from rag import embed, evidence, generate, installed, store
+from rag import candidates, decide, embed, evidence, generate, installed, store
+from rag.candidates import Context
+from rag.confidence import Model, shipped
 from rag.config import Settings
+from rag.decide import Decision
 from rag.generate import Generator, Message, Usage
 from rag.manifest import load_manifest
 from rag.prompts import render
 from rag.retrieve import Retriever
-from rag.types import Answer, Citation, Mode, Timings, Turn
+from rag.types import Answer, Candidate, Timings, Turn
 from rag.verify import check
 
 Event = str | Answer
@@ -46,11 +49,13 @@ class Pipeline:
         max_question_chars: int = 1000,
         style: Style = "auto",
         context_tokens: int = 4096,
+        confidence: Model | None = None,
     ) -> None:
         self.retriever, self.generator = retriever, generator
         self.top_k, self.evidence_tokens, self.answer_tokens = top_k, evidence_tokens, answer_tokens
         self.abstain_below, self.max_question_chars = abstain_below, max_question_chars
         self.style, self.context_tokens = style, context_tokens
+        self.confidence = confidence or shipped()
         self.system = render("system", refusal=forms.no_answer())
 
     @classmethod
@@ -146,12 +151,12 @@ class Pipeline:
         retrieval_ms = ms()
         retrieved = tuple(h.chunk.doc_id for h in hits)
 
+        context = Context.of(question, query, [h.dense for h in hits], self.retriever.idf)
+
         def done(
-            text: str,
-            mode: Mode,
-            citations: tuple[Citation, ...] = (),
+            decision: Decision,
+            candidates: Sequence[Candidate | None] = (),
             reply: str = "",
-            why: str = "",
             first: float = 0,
             usage: Usage | None = None,
         ) -> Answer:
@@ -165,34 +170,34 @@ class Pipeline:
                 prompt_tokens=u.prompt_tokens,
                 generated_tokens=u.generated_tokens,
             )
-            return Answer(question, query, text, mode, citations, timings, retrieved, reply, why, notice, cut)
-
-        if not passages:
-            yield done(forms.no_answer(), "abstained", why="no passage matches the question")
-            return
-        if (best := max(h.dense for h in hits)) < self.abstain_below:
-            yield done(forms.no_answer(), "abstained", why=f"best passage cosine {best:.3f} is too low")
-            return
-        # the question itself, not the joined query: a premise the earlier question lacked must not stick
-        if missing := forms.missing_premises(question, [h.chunk for h in hits]):
-            yield done(forms.no_answer(), "abstained", why=f"no passage mentions {', '.join(missing)}")
-            return
-        if thing := forms.uncounted(question, [h.chunk for h in hits]):
-            yield done(
-                forms.no_answer(), "abstained", why=f"the question asks how many '{thing}'; no passage counts it"
+            scored = tuple(c for c in candidates if c is not None)
+            return Answer(
+                question,
+                query,
+                decision.text,
+                decision.mode,
+                decision.citations,
+                timings,
+                retrieved,
+                reply,
+                decision.reason.text,
+                notice,
+                cut,
+                decision.confidence,
+                decision.reason,
+                scored,
             )
-            return
 
+        quoted = candidates.quote(context, passages, self.confidence)
+        if refusal := decide.before_model(question, hits, passages, self.abstain_below):
+            yield done(decide.declined(refusal, [quoted]), [quoted])
+            return
         if (style or self.style) == "extractive":
-            text, citations = forms.extractive(passages)
-            yield done(text, "extractive", citations, why="RAG_ANSWER_STYLE=extractive")
+            yield done(decide.choose(None, quoted, self.confidence), [quoted])
             return
-
         prompt = self.fitted_prompt(question, passages, previous)
-        if prompt is None:
-            text, citations = forms.extractive(passages)
-            why = f"the prompt does not fit the model's context window ({self.context_tokens} tokens, RAG_N_CTX)"
-            yield done(text, "extractive", citations, why=why)
+        if prompt is None:  # not even one passage fits the context window: the model is not asked
+            yield done(decide.choose(None, quoted, self.confidence), [quoted])
             return
         messages = [Message("system", self.system), Message("user", prompt)]
         pieces: list[str] = []
@@ -203,7 +208,7 @@ class Pipeline:
                 try:
                     piece = next(replying)
                 except StopIteration as end:  # the stream's return value is its usage
-                    usage: Usage = end.value
+                    usage: Usage = end.value or Usage()
                     break
                 first = first or ms()
                 pieces.append(piece)
@@ -214,16 +219,11 @@ class Pipeline:
 
         verdict = check(reply, [forms.passage_text(p) for p in passages], query)  # what the model was shown
         # refusal words in a reply that verifies are part of an answer ("không tìm thấy sai phạm [1]")
-        if forms.is_refusal(reply) and not verdict.ok:
-            yield done(
-                forms.no_answer(), "abstained", reply=reply, why="the model found no answer", first=first, usage=usage
-            )
-            return
-        if verdict.ok:
-            text, citations = forms.generated(verdict.claims, passages)
-            yield done(text, "generated", citations, reply, verdict.reason, first, usage)
-            return
-        text, citations = forms.extractive(passages)
-        yield done(
-            text, "extractive", citations, reply, f"the reply failed verification: {verdict.reason}", first, usage
+        said_no = forms.is_refusal(reply) and not verdict.ok
+        if said_no:
+            quoted = candidates.quote(context, passages, self.confidence, declined=True)
+        written = candidates.model_answer(
+            context, reply, verdict, passages, usage.logprobs, quoted, self.confidence, said_no
         )
+        decision = decide.choose(written, quoted, self.confidence, said_no, verdict.reason)
+        yield done(decision, [written, quoted], reply, first, usage)

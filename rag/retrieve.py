@@ -117,6 +117,10 @@ class Retriever:
         counts = Counter(c.doc_id for c in self.index.chunks)
         return [(d, counts.get(d.id, 0)) for _, d in sorted(self.index.documents.items())]
 
+    def idf(self, term: str) -> float:
+        """How rare a (folded) syllable is in the indexed chunks: BM25's inverse document frequency."""
+        return self.index.bm25.idf(term)
+
     @property
     def size(self) -> int:
         """How many chunks are indexed."""

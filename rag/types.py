@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, fields
 from typing import Literal, NamedTuple
 
 TextKind = Literal["query", "passage"]  # what an embedder is given: a question or a passage of a document
@@ -82,6 +82,58 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class Features:
+    """The signals of one candidate answer (`rag.confidence` says what each means), numbers a model weighs."""
+
+    dense: float  # the best retrieved passage's cosine to the question
+    dense_gap: float  # its lead over the second passage
+    support: float  # idf-weighted share of the question's words in the candidate's sentence
+    entities: float  # share of the question's numbers and names in that sentence (1 when it has none)
+    rank: float  # 1 / the number of the passage that sentence is in
+    typed: float  # 1 when the answer holds an expression of the asked kind, 0 when not (0.5: not asked)
+    nearness: float  # 1 / (1 + words between that expression and the question's nearest word)
+    words: float  # the answer's words / 40
+    verified: float  # the model's words passed the word-level check (0 for a quote)
+    logprob_mean: float  # mean log-probability of the model's tokens (0 for a quote)
+    logprob_min: float  # the least likely token's log-probability (0 for a quote)
+    agree: float  # the model's answer holds the quote's expression (or overlaps its words)
+    declined: float  # the model said the passages do not answer
+    person: float
+    number: float
+    date: float
+    place: float
+    other: float
+
+    def vector(self) -> list[float]:
+        return [float(v) for v in astuple(self)]
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One answer the pipeline could show: its mode, text (with markers), citations, signals and the probability
+    the confidence model gives it of being right."""
+
+    mode: Mode
+    text: str
+    citations: tuple[Citation, ...]
+    features: Features
+    probability: float
+    expression: str = ""  # the number, date or name of the asked kind it gives ("" when none)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an answer has its mode: a stable code for programs (`rag.decide.ReasonCode`) and a sentence for people."""
+
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str  # as asked (after the length limit)
     query: str  # the standalone query that retrieval used
@@ -94,3 +146,6 @@ class Answer:
     why: str = ""  # what verification repaired, or why the answer fell back or abstained
     notice: str = ""  # something the person asking should know (the question was shortened)
     question_cut: bool = False  # the question was longer than RAG_MAX_QUESTION_CHARS and only its start was used
+    confidence: float = 0.0  # the probability that what is shown is right (for a refusal: that none is)
+    reason: Reason = Reason("", "")
+    candidates: tuple[Candidate, ...] = ()  # what could have been shown, scored (the evaluation reads them)

@@ -33,6 +33,7 @@ NUMBER = re.compile(r"(?<!\w)\d+(?:[.,/:-]\d+)*(?!\w)")  # "QH14" is a code, not
 # Names are runs of capitalised words (see `entities`)
 HONORIFICS = frozenset(["ông", "bà", "anh", "chị", "cô", "chú"])  # "Ông Trần Thanh Mẫn": the name is the rest
 WORD = re.compile(r"[^\W\d_]\w*")
+LABEL = re.compile(r"^\s*(?:câu trả lời|trả lời|đáp|answer)\s*:\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,19 @@ def cited_numbers(marker: str) -> list[int]:
     return numbers
 
 
+def unlabel(reply: str) -> str:
+    """The reply without a leading "Trả lời:" (the small models copy the prompt's worked example).
+
+    >>> unlabel("Trả lời: Có 8 văn bản [1].")
+    'Có 8 văn bản [1].'
+    """
+    return LABEL.sub("", reply, count=1)
+
+
 def split_claims(reply: str) -> list[tuple[str, list[int]]]:
     """The reply's sentences without markers, each with the numbers it cites (a marker belongs to the
     sentence it ends or follows: "… 8 văn bản [1]." and "… 8 văn bản. [1]" both cite [1] for that sentence)."""
-    reply = normalize(reply, keep_lines=True)
+    reply = unlabel(normalize(reply, keep_lines=True))
     # move a marker that follows the full stop in front of it, so it stays with its sentence
     reply = re.sub(r"([.!?…])\s*((?:\[[^\]]*\]\s*)+)", lambda m: " " + m.group(2).strip() + m.group(1) + " ", reply)
     claims = []

@@ -14,10 +14,17 @@ from collections.abc import Mapping
 
 from rag.types import Answer, Chunk, Citation
 
-MODES = {  # what each answer mode means to the reader
-    "generated": ("Mô hình viết", "Mô hình viết câu trả lời; từng câu đã được đối chiếu với đoạn nguồn."),
-    "extractive": ("Trích nguyên văn", "Câu trả lời là các câu trích nguyên văn từ tài liệu (không do mô hình viết)."),
-    "abstained": ("Không trả lời", "Tài liệu không có thông tin để trả lời câu hỏi này, nên hệ thống không đoán."),
+MODES = {  # what each answer mode means to the reader: only what was checked is called checked
+    "generated": (
+        "Mô hình viết",
+        "Mô hình viết câu trả lời; mọi con số, tên riêng và từ ngữ của nó đã được đối chiếu là có trong đoạn nguồn "
+        "được trích.",
+    ),
+    "extractive": ("Trích nguyên văn", "Câu trả lời là đoạn trích nguyên văn từ tài liệu (không do mô hình viết)."),
+    "abstained": (
+        "Không trả lời",
+        "Tài liệu không có thông tin đủ chắc chắn để trả lời câu hỏi này, nên hệ thống không đoán.",
+    ),
 }
 CSS = """
 .rag-mode { padding: .4em .7em; border-radius: .4em; font-weight: 600; margin-bottom: .6em; }
@@ -76,7 +83,8 @@ def sources_html(answer: Answer, chunks: Mapping[str, Chunk]) -> str:
     """The sources panel: the answer's mode, then each cited passage (title, date, file) with its sentence marked."""
     label, meaning = MODES.get(answer.mode, (answer.mode, ""))
     parts = [
-        f'<div class="rag-mode rag-mode-{html.escape(answer.mode)}">{html.escape(label)}: {html.escape(meaning)}</div>'
+        f'<div class="rag-mode rag-mode-{html.escape(answer.mode)}">{html.escape(label)}: {html.escape(meaning)} '
+        f"{html.escape(sureness(answer))}</div>"
     ]
     if answer.notice:
         parts.append(f"<p>{html.escape(answer.notice)}</p>")
@@ -103,7 +111,20 @@ def source_html(c: Citation, chunk: Chunk | None) -> str:
     )
 
 
+def sureness(answer: Answer) -> str:
+    """How sure the answer is, in words a reader can weigh: the estimated chance that it is right.
+
+    >>> from rag.types import Timings
+    >>> sureness(Answer("q", "q", "a", "generated", (), Timings(0, 0, 0), confidence=0.873))
+    'Khả năng câu trả lời đúng (ước tính): 87%.'
+    """
+    if answer.mode == "abstained":
+        return f"Khả năng tài liệu không trả lời câu hỏi này (ước tính): {answer.confidence:.0%}."
+    return f"Khả năng câu trả lời đúng (ước tính): {answer.confidence:.0%}."
+
+
 def chat_text(answer: Answer) -> str:
-    """What the chat shows for a final answer: the text (escaped: it may quote a document) and its mode."""
+    """What the chat shows for a final answer: the text (escaped: it may quote a document) and its mode (how sure
+    it is stands in the sources panel, beside what it is based on)."""
     label = MODES.get(answer.mode, (answer.mode, ""))[0]
     return f"{shown(answer.text)}\n\n*({label})*"

@@ -74,7 +74,17 @@ def test_jsonl_answers_every_line_and_reports_bad_ones(
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["id"] for r in rows] == ["a", None, 7, "b", "c", None]
     good = rows[0]
-    assert set(good) == {"id", "answer", "mode", "citations", "timings", "question_cut", "notice"}
+    assert set(good) == {
+        "id",
+        "answer",
+        "mode",
+        "citations",
+        "timings",
+        "question_cut",
+        "notice",
+        "confidence",
+        "reason",
+    }
     assert good["mode"] == "generated" and "30.087" in good["answer"]
     assert set(good["citations"][0]) == CITATION_FIELDS and good["citations"][0]["doc"] == "cong-van.txt"
     assert set(good["timings"]) == {"retrieval_ms", "first_token_ms", "total_ms"}

@@ -100,6 +100,11 @@ def row(qid: str, kind: str, mode: str, correct: bool, answerable: bool = True, 
         reply="",
         why="",
         timings=timings,
+        contained=correct,
+        words=0 if mode == "abstained" else 12,
+        confidence=0.9 if correct else 0.3,
+        reason=mode,
+        candidates=[],
     )
 
 
@@ -130,7 +135,12 @@ def test_the_report_sets_the_baselines_beside_the_run_and_the_charts_are_drawn(t
     no_baselines = tmp_path / "plain"
     no_baselines.mkdir()
     draw(no_baselines, rows, by, {})
-    assert sorted(p.name for p in no_baselines.iterdir()) == ["accuracy_by_type.png", "latency.png"]
+    assert sorted(p.name for p in no_baselines.iterdir()) == [
+        "accuracy_by_type.png",
+        "calibration.png",
+        "latency.png",
+        "risk_coverage.png",
+    ]
     assert "Baseline" not in report("run", {}, summarise(rows), by, {})
 
 

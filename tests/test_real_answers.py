@@ -138,8 +138,10 @@ def test_the_scorer_runs_end_to_end_on_ten_seeds_questions(tmp_path: Path) -> No
     assert "| accuracy |" in (tmp_path / "smoke" / "report.md").read_text()
     assert {p.name for p in (tmp_path / "smoke").glob("*.png")} == {
         "accuracy_by_type.png",
+        "calibration.png",
         "latency.png",
         "retrieval.png",
+        "risk_coverage.png",
     }
 
 
@@ -167,6 +169,16 @@ def test_rag_ask_json_prints_one_answer_object(
     monkeypatch.setenv("RAG_N_THREADS", "2")
     assert main(["ask", "--json", "Năm 2020 Quốc hội đã thông qua bao nhiêu luật?"]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert set(row) == {"id", "answer", "mode", "citations", "timings", "question_cut", "notice"}
+    assert set(row) == {
+        "id",
+        "answer",
+        "mode",
+        "citations",
+        "timings",
+        "question_cut",
+        "notice",
+        "confidence",
+        "reason",
+    }
     assert row["mode"] in {"generated", "extractive"} and "17" in row["answer"], row
     assert row["citations"] and row["citations"][0]["doc"].startswith("003")
