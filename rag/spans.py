@@ -272,7 +272,7 @@ def span(question: str, sentence: str, asked: Kind | None = None) -> Span:
             and not contains(folded_question, fold(e.text))
         ]
         if fitting:
-            best = min(fitting, key=lambda e: _distance(e, near))
+            best = max(fitting, key=lambda e: (e.kind == asked, _affinity(e, near)))
             nearness = 1 / (1 + _distance(best, near))
             clause = next(c for c in parts if c[0] <= best.first <= c[1])
             first, last = clause
@@ -290,6 +290,12 @@ def span(question: str, sentence: str, asked: Kind | None = None) -> Span:
     best_clause = max(range(len(parts)), key=lambda k: held[k])
     first, last = parts[best_clause][0], parts[min(best_clause + 1, len(parts) - 1)][1]
     return Span(_bounded(words, first, last, first, parts[best_clause][1]), None, 1.0)
+
+
+def _affinity(e: Expression, near: Sequence[int], reach: int = 8) -> float:
+    """How much of the question stands around an expression: its words within `reach`, the nearer the more (a
+    word of the expression itself counts fully: "2.232 công văn đi" for "bao nhiêu công văn đi")."""
+    return sum(1 / (1 + d) for p in near if (d := max(e.first - p, p - e.last, 0)) <= reach)
 
 
 def _distance(e: Expression, near: Sequence[int]) -> int:
