@@ -37,7 +37,7 @@ PENALTY = 1.0  # L2 weight on the standardised coefficients
 MAX_WRONG = 0.05  # at most this share of all questions may be answered wrongly on the fitting runs
 # declined whatever the thresholds: before the model, or by it
 GATES = {"no_passage", "low_similarity", "missing_premise", "uncounted", "model_declined"}
-GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
+GRID = np.round(np.arange(0.05, 0.96, 0.02), 2)
 
 
 @dataclass(frozen=True)
@@ -130,13 +130,28 @@ class Outcome:
         }
 
 
-def decide(asked: Sequence[Asked], model: dict[str, Any], show_generated: float, show_quote: float) -> Outcome:
+def probabilities(asked: Sequence[Asked], model: dict[str, Any]) -> list[tuple[float, float]]:
+    """(the model's words', the quote's) probability of being right, per question (0 where there is none)."""
+    return [
+        (
+            probability(model["generated"], q.generated[0]) if q.generated else 0.0,
+            probability(model["extractive"], q.quoted[0]) if q.quoted else 0.0,
+        )
+        for q in asked
+    ]
+
+
+def decide(
+    asked: Sequence[Asked],
+    model: dict[str, Any],
+    show_generated: float,
+    show_quote: float,
+    scored: Sequence[tuple[float, float]] | None = None,
+) -> Outcome:
     right = answered_right = answered_wrong = declined_unanswerable = generated = generated_right = 0
     words: list[int] = []
     ranked: list[tuple[float, bool]] = []
-    for q in asked:
-        p_gen = probability(model["generated"], q.generated[0]) if q.generated else 0.0
-        p_quote = probability(model["extractive"], q.quoted[0]) if q.quoted else 0.0
+    for q, (p_gen, p_quote) in zip(asked, scored or probabilities(asked, model), strict=True):
         likeliest = (
             (p_gen, q.generated[1]) if q.generated and p_gen >= p_quote else (p_quote, bool(q.quoted and q.quoted[1]))
         )
@@ -175,9 +190,10 @@ def thresholds(asked: Sequence[Asked], model: dict[str, Any]) -> tuple[float, fl
     """The pair that shows the most right answers with at most `MAX_WRONG` of the questions answered wrongly
     (the higher pair among equals: fewer answers for the same right ones)."""
     best: tuple[tuple[int, float, float], tuple[float, float]] | None = None
+    scored = probabilities(asked, model)
     for g in GRID:
         for e in GRID:
-            outcome = decide(asked, model, float(g), float(e))
+            outcome = decide(asked, model, float(g), float(e), scored)
             if outcome.answered_wrong > MAX_WRONG * outcome.questions:
                 continue
             key = (outcome.answered_right, float(g), float(e))

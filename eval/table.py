@@ -24,7 +24,14 @@ from rag.errors import ConfigError
 
 ROWS = {
     "questions (answerable / not)": lambda s: f"{s['questions']} ({s['answerable']} / {s['unanswerable']})",
-    "answer accuracy": lambda s: fmt(s["accuracy"]),
+    "answer accuracy (gold in ≤ 40 words)": lambda s: fmt(s["accuracy"]),
+    "gold contained (any length)": lambda s: fmt(s.get("contained")),
+    "unanswerable declined": lambda s: fmt(s["abstention_recall"]),
+    "wrong answers shown (share of all questions)": lambda s: fmt(s.get("wrong_shown")),
+    "model's words shown: right": lambda s: fmt(s.get("generated_right")),
+    "quotes shown: right": lambda s: fmt(s.get("extractive_right")),
+    "median words of an answer shown": lambda s: fmt(s.get("median_words")),
+    "confidence AUROC": lambda s: fmt(s.get("auroc")),
     "token F1": lambda s: fmt(s["token_f1"]),
     "citation precision / recall": lambda s: f"{fmt(s['citation_precision'])} / {fmt(s['citation_recall'])}",
     "abstention recall / precision": lambda s: f"{fmt(s['abstention_recall'])} / {fmt(s['abstention_precision'])}",

@@ -8,6 +8,7 @@ abstention), not the wording.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,26 @@ def test_a_question_the_documents_do_not_answer_is_declined(pipeline: Pipeline) 
     assert (answer.mode, answer.text, answer.citations) == ("abstained", no_answer(), ())
 
 
+@pytest.mark.parametrize(("question", "gold", "doc"), KNOWN)
+def test_a_known_question_gets_a_short_answer(pipeline: Pipeline, question: str, gold: str, doc: str) -> None:
+    answer = pipeline.ask(question)
+    words = len(fold(re.sub(r"\[\d+\]", " ", answer.text)).split())
+    assert answer.mode != "abstained" and words <= 40 and contains(fold(answer.text), fold(gold)), answer
+    assert 0.0 < answer.confidence <= 1.0 and answer.reason.code in {"generated", "extractive"}
+
+
+def test_a_near_miss_is_declined(pipeline: Pipeline, tmp_path: Path) -> None:
+    """The question of a document asked over the other documents (on the same subjects): no answer to show."""
+    settings = Settings(home=tmp_path, index_dir=Path("index"), n_threads=2)
+    kept = [p for p in sorted((CHECKOUT / "seeds").glob("*.txt")) if not p.name.startswith("001")]
+    indexing.update(kept, pipeline.retriever.embedder, settings)
+    near = Pipeline(Retriever(store.load(settings.index_path), pipeline.retriever.embedder), pipeline.generator)
+    for question, _, doc in KNOWN:
+        if doc == "001":
+            answer = near.ask(question)
+            assert answer.mode == "abstained", (answer.text, answer.reason)
+
+
 def test_a_follow_up_after_a_very_long_question_still_answers(pipeline: Pipeline) -> None:
     """Found by an adversarial pass: the earlier question, uncut, went into the prompt and llama.cpp refused it
     ("Requested tokens (7657) exceed context window of 4096")."""
@@ -143,6 +164,19 @@ def test_the_scorer_runs_end_to_end_on_ten_seeds_questions(tmp_path: Path) -> No
         "retrieval.png",
         "risk_coverage.png",
     }
+
+
+def test_the_scorer_runs_on_the_xquad_vi_near_miss_set(tmp_path: Path) -> None:
+    from eval.score import main
+
+    data = CHECKOUT.parent / "shared" / "data" / "xquad_vi"
+    argv = ["--xquad", str(data), "--near-miss", "--limit", "6", "--no-baselines", "--results", str(tmp_path)]
+    assert main([*argv, "--name", "near"]) == 0
+    rows, result = read_run(tmp_path / "near")
+    assert len(rows) == 6 and sum(not r["answerable"] for r in rows) == 2  # a third of them unanswerable
+    assert {"auroc", "wrong_shown", "median_words", "contained"} <= set(result["summary"])
+    assert all(r["candidates"] for r in rows)  # the fitting data: every question's scored candidates
+    assert {p.name for p in (tmp_path / "near").glob("*.png")} >= {"risk_coverage.png", "calibration.png"}
 
 
 def test_the_scorer_runs_on_ten_xquad_vi_questions_with_distractors(tmp_path: Path) -> None:
