@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from eval.metrics import auroc
+from eval.questions import article_half
 from rag.config import CHECKOUT
 from rag.types import Features
 
@@ -50,7 +51,8 @@ class Asked:
     quoted: tuple[list[float], bool, int] | None  # features, right, words
 
 
-def read_runs(folders: Sequence[Path]) -> list[Asked]:
+def read_runs(folders: Sequence[Path], only: set[str] | None = None) -> list[Asked]:
+    """The recorded questions of the runs (those whose id is in `only`, when given)."""
     names = Features.names()
     asked = []
     for folder in folders:
@@ -61,6 +63,8 @@ def read_runs(folders: Sequence[Path]) -> list[Asked]:
             if not line.strip():
                 continue
             row = json.loads(line)
+            if only is not None and row["id"] not in only:
+                continue
             by = {c["mode"]: c for c in row["candidates"]}
             gen, quote = by.get("generated"), by.get("extractive")
             asked.append(
@@ -225,25 +229,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, help="run folders to fit on (their answers.jsonl)")
     parser.add_argument("--report", nargs="*", type=Path, default=[], help="run folders to report the model on")
     parser.add_argument("--out", type=Path, default=CHECKOUT / "rag" / "confidence.json")
+    parser.add_argument("--xquad", type=Path, default=None, help="the xquad_vi folder (with --articles)")
+    parser.add_argument(
+        "--articles",
+        choices=["a", "b"],
+        default=None,
+        help="fit on the XQuAD-vi questions of half of the articles only, and report on the other half too",
+    )
     args = parser.parse_args(argv)
-    asked = read_runs(args.runs)
+    if args.articles and args.xquad is None:
+        parser.error("--articles needs --xquad")
+    half = article_half(args.xquad, args.articles) if args.articles else None
+    other = article_half(args.xquad, "b" if args.articles == "a" else "a") if args.articles else None
+    asked = read_runs(args.runs, half)
     model = fit(asked)
     generated = sum(1 for q in asked if q.generated and not q.gated)
     quoted = sum(1 for q in asked if q.quoted and not q.gated)
+    runs = " ".join(p.name for p in args.runs)
+    where = f", the articles of half {args.articles}" if args.articles else ""
+    command = f"python -m eval.fit {runs}" + (
+        f" --xquad ../shared/data/xquad_vi --articles {args.articles}" if args.articles else ""
+    )
     model["fitted"] = (
         f"logistic regressions (L2 {PENALTY}) on {generated} model answers and {quoted} quotes of "
-        f"{len(asked)} questions ({', '.join(p.name for p in args.runs)}); thresholds: the most right answers "
-        f"with at most {MAX_WRONG:.0%} of the questions answered wrongly; {time.strftime('%Y-%m-%d')}, "
-        f"`python -m eval.fit {' '.join(p.name for p in args.runs)}`"
+        f"{len(asked)} questions ({runs}{where}); thresholds: the most right answers with at most {MAX_WRONG:.0%} "
+        f"of the questions answered wrongly; {time.strftime('%Y-%m-%d')}, `{command}`"
     )
     args.out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
     g, e = model["thresholds"]["generated"], model["thresholds"]["extractive"]
     print(f"fitted on {len(asked)} questions; thresholds: model's words ≥ {g}, quote ≥ {e}; written to {args.out}")
-    for label, runs in [
-        ("fitting runs (in-sample)", args.runs),
-        *(("not fitted on: " + r.name, [r]) for r in args.report),
-    ]:
-        outcome = decide(read_runs(runs), model, g, e)
+    reports: list[tuple[str, list[Path], set[str] | None]] = [("fitting questions (in-sample)", args.runs, half)]
+    if other is not None:
+        reports.append((f"not fitted on: the other half of the articles of {runs}", args.runs, other))
+    reports += [(f"not fitted on: {r.name}", [r], None) for r in args.report]
+    for label, folders, ids in reports:
+        outcome = decide(read_runs(folders, ids), model, g, e)
         print(f"\n{label}")
         for name, value in outcome.figures().items():
             print(f"  {name}: {value if not isinstance(value, float) else round(value, 3)}")

@@ -122,3 +122,12 @@ def seeds_near_miss(questions: Sequence[Question], corpus: Path) -> list[Group]:
         )
         for left_out, asked in sorted(groups.items())
     ]
+
+
+def article_half(folder: Path, half: str) -> set[str]:
+    """The ids of XQuAD-vi's questions on half of its 48 articles ("a": the first 24 by name, "b": the others), so
+    that a model fitted on one half is reported on articles it never saw."""
+    every = read_xquad(folder)
+    articles = sorted({_article(q.sources[0]) for q in every})
+    chosen = set(articles[: len(articles) // 2] if half == "a" else articles[len(articles) // 2 :])
+    return {q.id for q in every if _article(q.sources[0]) in chosen}

@@ -46,7 +46,15 @@ from rich.console import Console
 
 from eval import baselines, charts
 from eval.metrics import Row, best, breakdown, calibration, record, risk_coverage, summarise
-from eval.questions import Group, Question, read_questions, read_xquad, seeds_near_miss, xquad_near_miss
+from eval.questions import (
+    Group,
+    Question,
+    article_half,
+    read_questions,
+    read_xquad,
+    seeds_near_miss,
+    xquad_near_miss,
+)
 from eval.report import report
 from eval.xquad_retrieval import write_distractors
 from rag import embed, indexing, store
@@ -78,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--viwiki", type=Path, default=None, help="the viwiki folder (default: beside --xquad)")
     sample = f"answer N questions, a seeded sample (default: all; {XQUAD_SAMPLE} with --xquad)"
     parser.add_argument("--limit", type=int, default=None, help=sample)
+    parser.add_argument(
+        "--articles",
+        choices=["a", "b"],
+        default=None,
+        help="with --xquad --near-miss: only the sampled questions on half of the articles (eval/fit.py fits on one)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="the sample's seed (with --limit)")
     parser.add_argument("--model", default=None, help="manifest language model (default: RAG_LLM)")
     parser.add_argument("--style", choices=["auto", "extractive"], default=None, help="RAG_ANSWER_STYLE for this run")
@@ -87,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.distractors and not args.xquad:
         parser.error("--distractors needs --xquad")
+    if args.articles and not (args.xquad and args.near_miss):
+        parser.error("--articles goes with --xquad --near-miss")
     if args.near_miss and args.distractors:
         parser.error("--near-miss takes no --distractors")
     if args.near_miss and not args.xquad and len(args.corpus) != 1:
@@ -117,6 +133,9 @@ def groups(args: argparse.Namespace) -> tuple[list[Group], list[Question], str, 
         group, every = xquad_near_miss(args.xquad, args.seed)
         limit = XQUAD_NEAR_MISS_SAMPLE if args.limit is None else args.limit
         chosen = sample(every, limit, args.seed, NEAR_MISS_SHARE)
+        if args.articles:  # the same sample, on half of the articles only
+            half = article_half(args.xquad, args.articles)
+            chosen = [q for q in chosen if q.id in half]
         return [Group(group.key, group.corpus, chosen)], every, "xquad-near-miss", limit
     if args.xquad:
         every = read_xquad(args.xquad)

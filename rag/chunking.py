@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-CHUNKING_VERSION = 1  # bump when the output of this module changes: the index rebuilds
+CHUNKING_VERSION = 2  # bump when the output of this module changes: the index rebuilds
 # Titles and place words whose stop does not end a sentence: "TP. Hồ Chí Minh", "PGS. TS. Nguyễn", "Q. 1".
 ABBREVIATIONS = frozenset(
     [
@@ -54,6 +54,7 @@ ABBREVIATIONS = frozenset(
     ]
 )
 STOPS = re.compile(r"[.!?…]+[\"”’')\]]*(?=\s)")
+INITIALS = re.compile(r"[A-ZĐ](?:\.[A-ZĐ])*")  # a person's initials before a stop
 OPENERS = "\"“‘'([-–—•"
 
 
@@ -79,6 +80,8 @@ def _ends_sentence(line: str, stop: re.Match[str]) -> bool:
     if not following or not (following[1].isupper() or following[1].isdigit() or following[1] in OPENERS):
         return False
     before = LAST_WORD.search(line, max(0, stop.start() - 16), stop.start())  # abbreviations are short
+    if before and INITIALS.fullmatch(before[1]):  # "Nicholas E. Golovin", "E.I. du Pont": a name goes on
+        return False
     return not before or before[1].lower() not in ABBREVIATIONS
 
 

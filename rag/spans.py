@@ -34,7 +34,7 @@ ROLES = (
 ASKS: dict[Kind, re.Pattern[str]] = {  # matched on `fold`ed questions
     "date": re.compile(
         r"\b(?:ngày nào|ngày bao nhiêu|khi nào|bao giờ|lúc nào|năm nào|năm bao nhiêu|tháng nào|thời gian nào|"
-        r"thời điểm nào|thời gian nào|vào năm|thế kỷ nào|mấy giờ|giờ nào|ngày tháng năm nào)\b"
+        r"thời điểm nào|thế kỷ nào|thập kỷ nào|mấy giờ|giờ nào|ngày tháng năm nào|năm mấy)\b"
     ),
     "number": re.compile(r"\b(?:bao nhiêu|mấy|số lượng|tỷ lệ|bao lâu|bao xa|bao cao|bao lớn)\b"),
     "person": re.compile(rf"\b(?:ai|(?:{ROLES})(?: \w+){{0,3}} nào)\b"),
