@@ -155,7 +155,10 @@ def test_the_reference_table_sets_runs_side_by_side(tmp_path: Path) -> None:
         (folder / "summary.json").write_text(json.dumps(result), encoding="utf-8")
     assert reference.main(["small", "large", "--results", str(tmp_path)]) == 0
     text = (tmp_path / "REFERENCE.md").read_text(encoding="utf-8")
-    assert "| model, style | 0.5b, auto | 1.5b, auto |" in text and "| answer accuracy (gold in ≤ 40 words) | 0.500 | 0.500 |" in text
+    assert (
+        "| model, style | 0.5b, auto | 1.5b, auto |" in text
+        and "| answer accuracy (gold in ≤ 40 words) | 0.500 | 0.500 |" in text
+    )
     assert text.count("| dense | 0.500 | 1.000 | 0.750 |") == 1  # one retrieval table per question file
     assert set(json.loads((tmp_path / "reference.json").read_text())) == {"small", "large"}
     assert reference.main(["missing", "--results", str(tmp_path)]) == 2  # a clear error, not a traceback
