@@ -92,11 +92,12 @@ def quote(context: Context, passages: Sequence[Passage], model: Model, declined:
 
     def weight(ps: tuple[Passage, Sentence]) -> float:
         held = coverage(context.terms, ps[1].text, context.idf)
-        typed = context.asked != "other" and span(context.query, ps[1].text, context.asked).expression is not None
+        cut = span(context.query, ps[1].text, context.asked, context.idf)
+        typed = context.asked != "other" and cut.expression is not None
         return (1 - SENTENCE_WEIGHT) * held + SENTENCE_WEIGHT * ps[1].score + TYPED_BONUS * typed
 
     passage, sentence = max(ranked, key=weight)
-    cut = span(context.query, sentence.text, context.asked)
+    cut = span(context.query, sentence.text, context.asked, context.idf)
     text = f"“{forms.unmark(cut.text)}” [{passage.n}]"
     features = _features(
         context, sentence.text, passage.n, cut.expression, cut.nearness, text, declined=float(declined)
