@@ -5,7 +5,8 @@
 Every run of `python -m eval` records, for each question, the candidate answers the pipeline scored (the
 model's words and the short quote), their signals (`rag.types.Features`) and whether each is right (the gold
 answer in at most 40 words; no candidate of an unanswerable question is right). From the runs given first:
-- two logistic regressions (one for the model's words, one for the quote), the signals standardised,
+- two logistic regressions (one for the model's words, one for the quote), the signals standardised
+  (and clipped to ±`rag.confidence.CLIP`, as the app does),
   an L2 penalty (`PENALTY`), fitted by Newton's method;
 - the two thresholds, read off the fitting runs' decisions: the pair that shows the most right answers
   while answering at most `MAX_WRONG` of all questions wrongly (the model's words first, when they passed
@@ -30,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from eval.metrics import auroc
-from eval.questions import article_half
+from eval.questions import article_half, document_half, read_questions
+from rag.confidence import CLIP
 from rag.config import CHECKOUT
 from rag.types import Features
 
@@ -85,7 +87,7 @@ def logistic(x: np.ndarray, y: np.ndarray, penalty: float = PENALTY) -> dict[str
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    z = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
+    z = np.hstack([np.ones((len(x), 1)), np.clip((x - mean) / scale, -CLIP, CLIP)])
     w = np.zeros(z.shape[1])
     ridge = penalty * np.eye(z.shape[1])
     ridge[0, 0] = 0.0  # the bias is not penalised
@@ -101,7 +103,7 @@ def logistic(x: np.ndarray, y: np.ndarray, penalty: float = PENALTY) -> dict[str
 
 
 def probability(part: dict[str, Any], features: list[float]) -> float:
-    x = (np.array(features) - np.array(part["mean"])) / np.array(part["scale"])
+    x = np.clip((np.array(features) - np.array(part["mean"])) / np.array(part["scale"]), -CLIP, CLIP)
     return float(1 / (1 + np.exp(-np.clip(part["bias"] + x @ np.array(part["weights"]), -30, 30))))
 
 
@@ -224,29 +226,37 @@ def fit(asked: Sequence[Asked]) -> dict[str, Any]:
     return model
 
 
+def halves(xquad: Path | None, seeds: Path, half: str) -> set[str]:
+    """The ids of the questions of one half of the documents: the seeds' (and XQuAD-vi's, when given)."""
+    ids = document_half(read_questions(seeds), half)
+    return ids | article_half(xquad, half) if xquad else ids
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.fit", description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders to fit on (their answers.jsonl)")
     parser.add_argument("--report", nargs="*", type=Path, default=[], help="run folders to report the model on")
     parser.add_argument("--out", type=Path, default=CHECKOUT / "rag" / "confidence.json")
     parser.add_argument("--xquad", type=Path, default=None, help="the xquad_vi folder (with --articles)")
+    parser.add_argument("--seeds", type=Path, default=CHECKOUT / "eval" / "seeds_qa.jsonl", help="the seeds questions")
     parser.add_argument(
         "--articles",
         choices=["a", "b"],
         default=None,
-        help="fit on the XQuAD-vi questions of half of the articles only, and report on the other half too",
+        help="fit on the questions of half of the documents only (XQuAD-vi's articles, the seeds' documents: "
+        "eval.questions.article_half, document_half), and report on the other half too",
     )
     args = parser.parse_args(argv)
     if args.articles and args.xquad is None:
         parser.error("--articles needs --xquad")
-    half = article_half(args.xquad, args.articles) if args.articles else None
-    other = article_half(args.xquad, "b" if args.articles == "a" else "a") if args.articles else None
+    half = halves(args.xquad, args.seeds, args.articles) if args.articles else None
+    other = halves(args.xquad, args.seeds, "b" if args.articles == "a" else "a") if args.articles else None
     asked = read_runs(args.runs, half)
     model = fit(asked)
     generated = sum(1 for q in asked if q.generated and not q.gated)
     quoted = sum(1 for q in asked if q.quoted and not q.gated)
     runs = " ".join(p.name for p in args.runs)
-    where = f", the articles of half {args.articles}" if args.articles else ""
+    where = f", the documents of half {args.articles}" if args.articles else ""
     command = f"python -m eval.fit {runs}" + (
         f" --xquad ../shared/data/xquad_vi --articles {args.articles}" if args.articles else ""
     )
@@ -258,9 +268,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
     g, e = model["thresholds"]["generated"], model["thresholds"]["extractive"]
     print(f"fitted on {len(asked)} questions; thresholds: model's words ≥ {g}, quote ≥ {e}; written to {args.out}")
-    reports: list[tuple[str, list[Path], set[str] | None]] = [("fitting questions (in-sample)", args.runs, half)]
+    reports: list[tuple[str, list[Path], set[str] | None]] = [("fitted on: all of it (in-sample)", args.runs, half)]
     if other is not None:
-        reports.append((f"not fitted on: the other half of the articles of {runs}", args.runs, other))
+        reports.append(("not fitted on: the other half of the documents, all runs", args.runs, other))
+        for run in args.runs:
+            reports.append((f"  {run.name}, fitted half (in-sample)", [run], half))
+            reports.append((f"  {run.name}, other half (not fitted on)", [run], other))
     reports += [(f"not fitted on: {r.name}", [r], None) for r in args.report]
     for label, folders, ids in reports:
         outcome = decide(read_runs(folders, ids), model, g, e)

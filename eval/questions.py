@@ -131,3 +131,23 @@ def article_half(folder: Path, half: str) -> set[str]:
     articles = sorted({_article(q.sources[0]) for q in every})
     chosen = set(articles[: len(articles) // 2] if half == "a" else articles[len(articles) // 2 :])
     return {q.id for q in every if _article(q.sources[0]) in chosen}
+
+
+def document_half(questions: Sequence[Question], half: str) -> set[str]:
+    """The ids of the questions on half of their documents, for a fit on one half reported on the other: each
+    question belongs to the first of its gold documents (by name); documents go, largest first, to the half with
+    fewer questions so far ("a" takes the first). Questions with no gold document alternate between the halves."""
+    by_document: dict[str, list[str]] = {}
+    unsourced: list[str] = []
+    for q in questions:
+        if q.sources:
+            by_document.setdefault(sorted(q.sources)[0], []).append(q.id)
+        else:
+            unsourced.append(q.id)
+    halves: dict[str, list[str]] = {"a": [], "b": []}
+    for _, ids in sorted(by_document.items(), key=lambda item: (-len(item[1]), item[0])):
+        (halves["a"] if len(halves["a"]) <= len(halves["b"]) else halves["b"]).extend(ids)
+    halves["a"] += unsourced[0::2]
+    halves["b"] += unsourced[1::2]
+    return set(halves[half])
+

@@ -30,10 +30,17 @@ from typing import Any
 from rag.errors import ConfigError
 from rag.types import Features
 
+CLIP = 3.0  # standardised signals are clipped to ±CLIP: a signal far outside the fitting set's (another
+# embedder's cosines, a document unlike any seen) must not decide alone
+
+
+def standardised(x: float, mean: float, scale: float) -> float:
+    return max(-CLIP, min(CLIP, (x - mean) / scale))
+
 
 @dataclass(frozen=True)
 class Logistic:
-    """p = sigmoid(bias + Σ weight · (x − mean) / scale), over `Features` in field order."""
+    """p = sigmoid(bias + Σ weight · clip((x − mean) / scale)), over `Features` in field order."""
 
     weights: tuple[float, ...]
     bias: float
@@ -42,7 +49,8 @@ class Logistic:
 
     def probability(self, features: Features) -> float:
         z = self.bias + sum(
-            w * (x - m) / s for w, x, m, s in zip(self.weights, features.vector(), self.mean, self.scale, strict=True)
+            w * standardised(x, m, s)
+            for w, x, m, s in zip(self.weights, features.vector(), self.mean, self.scale, strict=True)
         )
         return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 

@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from rag.confidence import Logistic, Model
 from rag.config import CHECKOUT, DEFAULT_EMBEDDER, DEFAULT_LLM, Settings
 from rag.embed import Embedder
 from rag.generate import Message, Stream, Usage
 from rag.manifest import Part
+from rag.types import Features
 
 
 def _hypothesis_outside_the_checkout() -> None:
@@ -198,6 +200,30 @@ class FakeEmbedder:
                 out[row, zlib.crc32(token.encode()) % self.dim] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1, norms)
+
+
+def checks_only() -> Model:
+    """A confidence model for pipelines over the fake embedder, as `abstain_below=0.0` is their similarity floor: the
+    shipped model reads e5's cosines, and the fake embedder's are not e5's. It ranks a candidate by the checks alone:
+    the model's words when they passed the word-level check and hold an expression of the asked kind; a quote when its
+    sentence holds the question's words."""
+    names = Features.names()
+
+    def logistic(bias: float, **weights: float) -> Logistic:
+        n = len(names)
+        return Logistic(tuple(weights.get(f, 0.0) for f in names), bias, (0.0,) * n, (1.0,) * n)
+
+    return Model(
+        logistic(-2.0, verified=2.5, typed=1.0, support=1.0, declined=-4.0),
+        logistic(-1.0, support=2.0, typed=1.0),
+        show_generated=0.5,
+        show_extractive=0.5,
+        logprob_fill=(0.0, 0.0),
+        fitted="tests/conftest.py: set by hand for the fake embedder",
+    )
+
+
+CHECKS_ONLY = checks_only()
 
 
 class FakeGenerator:

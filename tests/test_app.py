@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 import httpx
 import pytest
-from conftest import FakeEmbedder, FakeGenerator, chromium_page, free_port, mcp_session
+from conftest import CHECKS_ONLY, FakeEmbedder, FakeGenerator, chromium_page, free_port, mcp_session
 
 from rag import indexing, store
 from rag.config import CHECKOUT, Settings
@@ -95,7 +95,7 @@ def parts(settings: Settings) -> tuple[Pipeline, Library, EchoGenerator]:
     indexing.update([settings.home / "docs"], embedder, settings)
     retriever = Retriever(store.load(settings.index_path), embedder)
     generator = EchoGenerator()
-    pipeline = Pipeline(retriever, generator, abstain_below=0.0)  # type: ignore[arg-type]
+    pipeline = Pipeline(retriever, generator, abstain_below=0.0, confidence=CHECKS_ONLY)  # type: ignore[arg-type]
     return pipeline, Library(settings, retriever), generator
 
 
@@ -127,7 +127,9 @@ def test_the_chat_streams_a_draft_then_the_checked_answer_with_its_sources(handl
 
 
 def test_a_reply_that_fails_its_checks_is_quoted_instead_and_the_panel_says_why(parts: Any) -> None:
-    pipeline = Pipeline(parts[0].retriever, FakeGenerator("Thành phố Huế có 99 cây cầu [1]."), abstain_below=0.0)
+    pipeline = Pipeline(
+        parts[0].retriever, FakeGenerator("Thành phố Huế có 99 cây cầu [1]."), abstain_below=0.0, confidence=CHECKS_ONLY
+    )
     messages, _, panel = list(Handlers(pipeline).respond(question(0), [], 5))[-1]
     assert "99" not in messages[-1]["content"] and "11 cây cầu" in messages[-1]["content"]
     assert "(Trích nguyên văn)" in messages[-1]["content"] and 'rag-mode-extractive"' in panel

@@ -50,6 +50,7 @@ def hits(*dense: float) -> list[Hit]:
         ("Khi nào kỳ họp khai mạc?", "date"),
         ("Hội nghị tổ chức ở đâu?", "place"),
         ("Văn phòng Quốc hội có nhiệm vụ gì?", "other"),
+        ("Địa chỉ ai@quochoi.vn dùng để làm gì?", "other"),  # "ai" in an address asks for no one
     ],
 )
 def test_the_kind_of_a_question_comes_from_its_question_word(question: str, asked: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FakeEmbedder, FakeGenerator, Tally, free_port
+from conftest import CHECKS_ONLY, FakeEmbedder, FakeGenerator, Tally, free_port
 from markdown_it import MarkdownIt
 
 from rag import indexing, store
@@ -72,7 +72,7 @@ def app_parts(settings: Settings, docs: Path, generator: Any) -> tuple[Pipeline,
     embedder = FakeEmbedder()
     indexing.update([docs], embedder, settings)
     retriever = Retriever(store.load(settings.index_path), embedder)
-    return Pipeline(retriever, generator, abstain_below=0.0), Library(settings, retriever)
+    return Pipeline(retriever, generator, abstain_below=0.0, confidence=CHECKS_ONLY), Library(settings, retriever)
 
 
 def city_docs(folder: Path) -> Path:
@@ -526,7 +526,9 @@ def test_markup_in_a_document_a_question_or_a_reply_is_shown_as_text(
     assert plain(messages[0]["content"]) == question == markdown_text(messages[0]["content"])
     assert payload in markdown_text(messages[-1]["content"])  # the answer quotes it, as text
 
-    hostile = Pipeline(pipeline.retriever, FakeGenerator(f"Câu trả lời: {payload} [1]."), abstain_below=0.0)
+    hostile = Pipeline(
+        pipeline.retriever, FakeGenerator(f"Câu trả lời: {payload} [1]."), abstain_below=0.0, confidence=CHECKS_ONLY
+    )
     later = list(Handlers(hostile, library).respond(question, messages, 5))  # a model writing it; history kept
     assert_chat_inert(later)
     assert any(payload in markdown_text(step[0][-1]["content"]) for step in later[1:-1])  # the draft, as text

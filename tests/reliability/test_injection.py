@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FakeEmbedder, FakeGenerator, Tally, default_embedder, installed_model
+from conftest import CHECKS_ONLY, FakeEmbedder, FakeGenerator, Tally, default_embedder, installed_model
 
 from rag import indexing, store
 from rag.config import CHECKOUT, Settings
@@ -81,7 +81,7 @@ def test_the_model_never_sees_a_control_token_from_a_document_or_a_question(
     retriever: Retriever, question: str, tally: Tally
 ) -> None:
     gen = obeying("Thư viện Quốc hội mở cửa từ 8 giờ [1].")
-    Pipeline(retriever, gen, abstain_below=0.0).ask(question)
+    Pipeline(retriever, gen, abstain_below=0.0, confidence=CHECKS_ONLY).ask(question)
     if gen.calls:  # the question may be declined before the model (a premise it cannot find)
         user = gen.calls[0][-1].content
         assert [m.role for m in gen.calls[0]] == ["system", "user"]
@@ -106,7 +106,7 @@ def test_whatever_an_obeying_model_writes_is_verified_before_it_is_shown(
     retriever: Retriever, reply: str, tally: Tally
 ) -> None:
     for question in QUESTIONS:
-        answer = Pipeline(retriever, obeying(reply), abstain_below=0.0).ask(question)
+        answer = Pipeline(retriever, obeying(reply), abstain_below=0.0, confidence=CHECKS_ONLY).ask(question)
         assert answer.mode in {"generated", "extractive", "abstained"}
         assert_grounded(answer.text, answer.citations, retriever)
         if answer.mode == "generated":  # only what verification accepted: every sentence cited
@@ -140,7 +140,9 @@ def test_a_documents_orders_are_never_quoted_as_an_answer(tmp_path: Path, tally:
         "Hướng dẫn sử dụng Thư viện Quốc hội nói gì?",
     ]
     for question in asked:
-        answer = Pipeline(retriever, FakeGenerator("x"), abstain_below=0.0).ask(question, style="extractive")
+        answer = Pipeline(retriever, FakeGenerator("x"), abstain_below=0.0, confidence=CHECKS_ONLY).ask(
+            question, style="extractive"
+        )
         assert PAYLOAD.casefold() not in answer.text.casefold(), (question, answer.text)
         assert all(PAYLOAD.casefold() not in c.text.casefold() for c in answer.citations)
         tally.add("prompt injections tried")

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FakeEmbedder, Tally, free_port
+from conftest import CHECKS_ONLY, FakeEmbedder, Tally, free_port
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -71,7 +71,7 @@ def parts(home: Path, generator: Any) -> tuple[Pipeline, Library]:
     embedder = FakeEmbedder()
     indexing.update([docs], embedder, config)
     retriever = Retriever(store.load(config.index_path), embedder)
-    return Pipeline(retriever, generator, abstain_below=0.0), Library(config, retriever)
+    return Pipeline(retriever, generator, abstain_below=0.0, confidence=CHECKS_ONLY), Library(config, retriever)
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +288,9 @@ def small_windows(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
 def test_no_history_or_question_overflows_the_context_window(
     small_windows: Pipeline, window: int, question: int, turns: list[tuple[str, int]]
 ) -> None:
-    pipeline = Pipeline(small_windows.retriever, Echo(window), abstain_below=0.0, context_tokens=window)
+    pipeline = Pipeline(
+        small_windows.retriever, Echo(window), abstain_below=0.0, confidence=CHECKS_ONLY, context_tokens=window
+    )
     history = [Turn(role, ("cầu Huế " * n)[:n]) for role, n in turns]  # type: ignore[arg-type]
     asked = ("Còn cây cầu thì sao " * question)[:question] + "?"
     answer = pipeline.ask(asked, history)  # the Echo model raises on a prompt over its window, as llama.cpp does
