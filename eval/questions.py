@@ -150,4 +150,3 @@ def document_half(questions: Sequence[Question], half: str) -> set[str]:
     halves["a"] += unsourced[0::2]
     halves["b"] += unsourced[1::2]
     return set(halves[half])
-
