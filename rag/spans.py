@@ -28,7 +28,6 @@ Kind = Literal["person", "number", "date", "place", "other"]
 KINDS: tuple[Kind, ...] = ("person", "number", "date", "place", "other")
 MAX_WORDS = 30  # a longer sentence is cut to a window of this many words: a short answer, not a paragraph
 WHOLE = 40  # a sentence of at most this many (folded) words is the answer as it stands
-TYPED_WEIGHT = 2.0  # what holding an expression of the asked kind weighs in choosing the window
 ROLES = (
     "chủ tịch|phó chủ tịch|tổng thư ký|bộ trưởng|thứ trưởng|thủ tướng|phó thủ tướng|chủ nhiệm|phó chủ nhiệm|"
     "trưởng ban|phó trưởng ban|vụ trưởng|giám đốc|đại biểu|đại tướng|lãnh đạo|nhà văn|nhà khoa học|tác giả|"
@@ -63,12 +62,27 @@ SURNAMES = frozenset(
     "nguyễn trần lê phạm hoàng huỳnh phan vũ võ đặng bùi đỗ hồ ngô dương lý đinh vương tòng trương lâm "
     "mai đoàn cao lưu tạ thái hà la lương trịnh kiều quách chu tô triệu từ đàm".split()
 )
-# Words of the names of bodies and titles, not of people ("Văn phòng Quốc hội", "Ủy viên Bộ Chính trị")
+# The names of bodies and titles, not of people ("Văn phòng Quốc hội", "Ủy viên Bộ Chính trị"), folded; a
+# capitalised word that opens one of them before a lower-case word ("Văn phòng", "Chủ nhiệm") is no name at all
 BODIES = frozenset(
-    "quốc hội ủy ban bộ chính trị đảng nhà nước phủ phòng thường vụ cục viện trường học công ty tỉnh "
-    "thành đại biểu phố huyện xã hội đồng mặt trận tổ chức liên hiệp hiệp sở tòa án kiểm sát quân đội "
-    "ngân hàng tập đoàn nghị định quyết luật hiến pháp chương trình đề án kế hoạch hội nghị kỳ họp phiên".split()
+    (
+        "quốc hội, ủy ban, bộ, chính trị, đảng, nhà nước, chính phủ, văn phòng, thường vụ, cục, viện, trường, "
+        "công ty, tỉnh, thành phố, đại biểu, huyện, xã, hội đồng, mặt trận, tổ chức, liên hiệp, hiệp hội, sở, "
+        "tòa án, kiểm sát, quân đội, ngân hàng, tập đoàn, nghị định, quyết định, luật, hiến pháp, chương trình, "
+        "đề án, kế hoạch, hội nghị, kỳ họp, phiên họp, ban, vụ, chủ nhiệm, chủ tịch, thư ký, ủy viên, bộ trưởng, "
+        "phó, tổng, trưởng, giám đốc, đoàn"
+    ).split(", ")
 )
+
+
+def _names_a_body(folded: str) -> bool:
+    """Whether folded words hold the name of a body or a title ("ngân" alone, in "Kim Ngân", does not).
+
+    >>> _names_a_body("đoàn đại biểu"), _names_a_body("nguyễn thị kim ngân"), _names_a_body("bộ chính")
+    (True, False, True)
+    """
+    words = folded.split()
+    return any(" ".join(words[i : i + size]) in BODIES for size in (1, 2) for i in range(len(words) - size + 1))
 
 
 @dataclass(frozen=True)
@@ -188,7 +202,10 @@ def expressions(words: Words) -> list[Expression]:
             first = i
             while first <= j and words.word(first).casefold() in HONORIFICS:
                 first += 1
-            if first <= j:
+            opens_a_body = (
+                j + 1 < n and not _stops(words, j) and f"{fold(words.word(j))} {fold(words.word(j + 1))}" in BODIES
+            )
+            if first <= j and not (first == j and opens_a_body):  # "Văn phòng", "Chủ nhiệm": no name
                 found.append(Expression(_name_kind(words, i, first, j), words.cut(first, j), first, j))
             i = j + 1
         else:
@@ -207,10 +224,12 @@ def _name_kind(words: Words, at: int, first: int, last: int) -> Kind:
     """
     if at > 0 and words.word(at - 1).casefold() in PLACE_BEFORE:
         return "place"
-    names = [words.word(k).casefold() for k in range(first, last + 1)]
-    if names[0] in SURNAMES and len(names) >= 2 and not any(n in BODIES for n in names[1:]):
+    names = [fold(words.word(k)) for k in range(first, last + 1)]
+    if last + 1 < len(words) and not _stops(words, last) and words.word(last + 1)[:1].islower():
+        names.append(fold(words.word(last + 1)))  # "Đoàn Đại biểu": the body's name runs on in lower case
+    if names[0] in SURNAMES and last > first and not _names_a_body(" ".join(names[1:])):
         return "person"
-    return "other" if any(n in BODIES for n in names) else "person"
+    return "other" if _names_a_body(" ".join(names)) else "person"
 
 
 def _stops(words: Words, i: int) -> bool:
@@ -242,8 +261,9 @@ class Span:
 
 def span(question: str, sentence: str, asked: Kind | None = None, idf: Callable[[str], float] | None = None) -> Span:
     """The short answer to `question` in `sentence`: the sentence itself when it is short (at most `WHOLE`
-    words), else the `MAX_WORDS`-word window that holds the most of the question (its words weighted by `idf`),
-    preferring one that holds an expression of the asked kind. The expression reported is the one of the asked
+    words), else the `MAX_WORDS`-word window that holds the most of the question (its words weighted by `idf`)
+    among those around the likeliest answer: the expression of the asked kind that stands among the most of the
+    question's words. The expression reported is the one of the asked
     kind that stands among the most of the question's words.
 
     >>> s = span("Văn phòng phát hành bao nhiêu công văn đi?",
@@ -273,11 +293,11 @@ def span(question: str, sentence: str, asked: Kind | None = None, idf: Callable[
     else:
         weight = {p: max(weigh(t) for t in set(fold(words.word(p)).split()) & set(wanted)) for p in near}
 
-        def held(a: int) -> float:
-            inside = sum(w for p, w in weight.items() if a <= p < a + MAX_WORDS)
-            return inside + TYPED_WEIGHT * any(a <= e.first and e.last < a + MAX_WORDS for e in fitting)
-
-        first = max(range(len(words) - MAX_WORDS + 1), key=held)  # the earliest of equals
+        starts = range(len(words) - MAX_WORDS + 1)
+        if fitting:  # the windows around the likeliest answer: the expression among the most of the question
+            target = max(fitting, key=lambda e: (e.kind == asked, _affinity(e, near)))
+            starts = [a for a in starts if a <= target.first and target.last < a + MAX_WORDS] or starts
+        first = max(starts, key=lambda a: sum(w for p, w in weight.items() if a <= p < a + MAX_WORDS))  # earliest
         last = first + MAX_WORDS - 1
         text = words.cut(first, last)
     shown = [e for e in fitting if first <= e.first and e.last <= last]

@@ -87,6 +87,20 @@ def test_a_long_sentence_is_cut_to_a_short_answer() -> None:
 def test_names_of_bodies_are_not_people() -> None:
     kinds = {e.text: e.kind for e in expressions(Words.of("Ông Bùi Văn Cường dự họp cùng Đoàn Đại biểu Quốc hội."))}
     assert kinds["Bùi Văn Cường"] == "person" and kinds.get("Đoàn Đại") in ("other", None)
+    chair = "Chủ tịch Quốc hội Nguyễn Thị Kim Ngân dự Hội nghị của Văn phòng Quốc hội."
+    # a title's or a body's first word is no name ("Chủ", "Văn"); "Ngân" in a person's name is not "Ngân hàng"
+    assert [(e.kind, e.text) for e in expressions(Words.of(chair))] == [("person", "Nguyễn Thị Kim Ngân")]
+
+
+def test_a_long_sentence_is_cut_around_its_answer_not_before_it() -> None:
+    long = (
+        "Cùng với đó, Văn phòng Quốc hội cũng sẽ tham mưu, phục vụ Quốc hội Việt Nam đăng cai tổ chức Hội nghị "
+        "Nghị sĩ trẻ toàn cầu lần thứ 9, diễn ra tại Hà Nội; tham mưu, phục vụ Ủy ban Thường vụ Quốc hội tổ chức "
+        "Phiên họp thứ 26 và Phiên họp chuyên đề pháp luật tháng 9/2023; tiếp tục kiện toàn nhân sự."
+    )
+    cut = span("Hội nghị Nghị sĩ trẻ toàn cầu do Quốc hội Việt Nam đăng cai diễn ra ở đâu?", long)
+    assert len(Words.of(cut.text)) <= MAX_WORDS < len(Words.of(long))
+    assert "Hà Nội" in cut.text and cut.expression is not None and cut.expression.text == "Hà Nội"
 
 
 # --- the gates before the model -----------------------------------------------------------------------------------
