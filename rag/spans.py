@@ -293,7 +293,7 @@ def span(question: str, sentence: str, asked: Kind | None = None, idf: Callable[
     else:
         weight = {p: max(weigh(t) for t in set(fold(words.word(p)).split()) & set(wanted)) for p in near}
 
-        starts = range(len(words) - MAX_WORDS + 1)
+        starts: Sequence[int] = range(len(words) - MAX_WORDS + 1)
         if fitting:  # the windows around the likeliest answer: the expression among the most of the question
             target = max(fitting, key=lambda e: (e.kind == asked, _affinity(e, near)))
             starts = [a for a in starts if a <= target.first and target.last < a + MAX_WORDS] or starts

@@ -202,6 +202,11 @@ class FakeEmbedder:
         return out / np.where(norms == 0, 1, norms)
 
 
+# the fields of one answer in `rag ask --json`, `/ask` and MCP, and of each of its citations
+ANSWER_FIELDS = {"id", "answer", "mode", "citations", "timings", "question_cut", "notice", "confidence", "reason"}
+ANSWER_CITATION_FIELDS = {"n", "doc", "title", "chunk_id", "text", "start", "end"}
+
+
 def checks_only() -> Model:
     """A confidence model for pipelines over the fake embedder, as `abstain_below=0.0` is their similarity floor: the
     shipped model reads e5's cosines, and the fake embedder's are not e5's. It ranks a candidate by the checks alone:

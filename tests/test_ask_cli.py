@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import ANSWER_CITATION_FIELDS, ANSWER_FIELDS
 from test_answers import QUESTION, pipeline, retriever  # noqa: F401  (the module fixture is shared)
 
 from rag.cli import main
@@ -14,8 +15,6 @@ from rag.config import CHECKOUT
 from rag.jsonl import ask_lines
 from rag.payloads import answer_json
 from rag.retrieve import Retriever
-
-CITATION_FIELDS = {"n", "doc", "title", "chunk_id", "text", "start", "end"}
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -74,19 +73,9 @@ def test_jsonl_answers_every_line_and_reports_bad_ones(
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["id"] for r in rows] == ["a", None, 7, "b", "c", None]
     good = rows[0]
-    assert set(good) == {
-        "id",
-        "answer",
-        "mode",
-        "citations",
-        "timings",
-        "question_cut",
-        "notice",
-        "confidence",
-        "reason",
-    }
+    assert set(good) == ANSWER_FIELDS
     assert good["mode"] == "generated" and "30.087" in good["answer"]
-    assert set(good["citations"][0]) == CITATION_FIELDS and good["citations"][0]["doc"] == "cong-van.txt"
+    assert set(good["citations"][0]) == ANSWER_CITATION_FIELDS and good["citations"][0]["doc"] == "cong-van.txt"
     assert set(good["timings"]) == {"retrieval_ms", "first_token_ms", "total_ms"}
     assert rows[1]["line"] == 2 and "not a question object" in rows[1]["error"]
     assert "empty" in rows[2]["error"]

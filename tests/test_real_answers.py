@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import default_embedder, installed_model
+from conftest import ANSWER_FIELDS, default_embedder, installed_model
 
 from rag import indexing, store
 from rag.answer import no_answer
@@ -203,16 +203,6 @@ def test_rag_ask_json_prints_one_answer_object(
     monkeypatch.setenv("RAG_N_THREADS", "2")
     assert main(["ask", "--json", "Năm 2020 Quốc hội đã thông qua bao nhiêu luật?"]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert set(row) == {
-        "id",
-        "answer",
-        "mode",
-        "citations",
-        "timings",
-        "question_cut",
-        "notice",
-        "confidence",
-        "reason",
-    }
+    assert set(row) == ANSWER_FIELDS
     assert row["mode"] in {"generated", "extractive"} and "17" in row["answer"], row
     assert row["citations"] and row["citations"][0]["doc"].startswith("003")
