@@ -3,6 +3,7 @@ the model's words, a quote and the refusal, and the shipped confidence model, on
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from rag import decide
 from rag.answer import no_answer
 from rag.candidates import Context, anchor, model_answer, quote
-from rag.confidence import Logistic, Model, shipped
+from rag.confidence import CLIP, Logistic, Model, shipped
 from rag.evidence import Passage, Sentence
 from rag.retrieve import Hit
 from rag.spans import MAX_WORDS, Words, expressions, kind, span
@@ -188,3 +189,12 @@ def test_the_shipped_model_loads_and_ranks_a_well_supported_answer_above_a_weak_
     easy_words = replace(easy, verified=1.0, logprob_mean=-0.05, logprob_min=-0.3, agree=1.0)
     hard_words = replace(hard, verified=1.0, logprob_mean=-0.6, logprob_min=-4.0, agree=0.0)
     assert m.generated.probability(easy_words) > m.generated.probability(hard_words)
+
+
+def test_a_signal_far_outside_the_fitting_set_does_not_decide_alone() -> None:
+    """Another embedder's cosines, or a document unlike any seen: each standardised signal is clipped to ±CLIP."""
+    n = len(Features.names())
+    by_dense = Logistic(tuple(1.0 if f == "dense" else 0.0 for f in Features.names()), 0.0, (0.9,) * n, (0.01,) * n)
+    far, at_the_edge = features(dense=0.0), features(dense=0.9 - CLIP * 0.01)
+    assert by_dense.probability(far) == pytest.approx(by_dense.probability(at_the_edge))
+    assert by_dense.probability(far) == pytest.approx(1 / (1 + math.exp(CLIP)))
