@@ -98,7 +98,10 @@ def quote(context: Context, passages: Sequence[Passage], model: Model, declined:
 
     passage, sentence = max(ranked, key=weight)
     cut = span(context.query, sentence.text, context.asked, context.idf)
-    text = f"“{forms.unmark(cut.text)}” [{passage.n}]"
+    whole, part = sentence.text.strip(), cut.text.strip()
+    before = "" if whole.startswith(part) else "… "  # a cut sentence reads as one: "… phòng Quốc hội …"
+    after = "" if whole.endswith(part) else " …"
+    text = f"“{before}{forms.unmark(part)}{after}” [{passage.n}]"
     features = _features(
         context, sentence.text, passage.n, cut.expression, cut.nearness, text, declined=float(declined)
     )

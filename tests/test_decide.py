@@ -198,3 +198,17 @@ def test_a_signal_far_outside_the_fitting_set_does_not_decide_alone() -> None:
     far, at_the_edge = features(dense=0.0), features(dense=0.9 - CLIP * 0.01)
     assert by_dense.probability(far) == pytest.approx(by_dense.probability(at_the_edge))
     assert by_dense.probability(far) == pytest.approx(1 / (1 + math.exp(CLIP)))
+
+
+def test_a_quote_cut_from_a_long_sentence_says_where_it_was_cut() -> None:
+    long = (
+        "Cùng với đó, Văn phòng Quốc hội cũng sẽ tham mưu, phục vụ Quốc hội Việt Nam đăng cai tổ chức Hội nghị "
+        "Nghị sĩ trẻ toàn cầu lần thứ 9, diễn ra tại Hà Nội; tham mưu, phục vụ Ủy ban Thường vụ Quốc hội tổ chức "
+        "Phiên họp thứ 26 và Phiên họp chuyên đề pháp luật tháng 9/2023; tiếp tục kiện toàn nhân sự."
+    )
+    asked = "Hội nghị Nghị sĩ trẻ toàn cầu do Quốc hội Việt Nam đăng cai diễn ra ở đâu?"
+    quoted = quote(Context.of(asked, asked, [0.9], lambda t: 1.0), passages(long), shipped())
+    assert quoted is not None and "Hà Nội" in quoted.text
+    assert quoted.text.startswith("“… ") and quoted.text.endswith(" …” [1]")  # an excerpt, and it says so
+    whole = quote(Context.of(asked, asked, [0.9], lambda t: 1.0), passages(HOI_NGHI), shipped())
+    assert whole is not None and "…" not in whole.text  # a short sentence is quoted as it stands
