@@ -32,7 +32,7 @@ import numpy as np
 
 from eval.metrics import auroc
 from eval.questions import article_half, document_half, read_questions
-from rag.confidence import CLIP
+from rag.confidence import CLIP, Logistic
 from rag.config import CHECKOUT
 from rag.types import Features
 
@@ -103,8 +103,8 @@ def logistic(x: np.ndarray, y: np.ndarray, penalty: float = PENALTY) -> dict[str
 
 
 def probability(part: dict[str, Any], features: list[float]) -> float:
-    x = np.clip((np.array(features) - np.array(part["mean"])) / np.array(part["scale"]), -CLIP, CLIP)
-    return float(1 / (1 + np.exp(-np.clip(part["bias"] + x @ np.array(part["weights"]), -30, 30))))
+    """The app's own scoring (`rag.confidence.Logistic`) of recorded signals."""
+    return Logistic.from_json(part).probability(Features(*features))
 
 
 @dataclass(frozen=True)

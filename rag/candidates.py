@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rag import answer as forms
 from rag.confidence import Model
 from rag.evidence import Passage, Sentence
-from rag.spans import KINDS, Expression, Kind, Words, coverage, expressions, kind, positions, span, terms
+from rag.spans import KINDS, Expression, Kind, Span, Words, coverage, expressions, kind, positions, span, terms
 from rag.text import contains, fold
 from rag.types import Candidate, Features
 from rag.verify import CITATION, Verdict, entities, unlabel
@@ -86,18 +86,16 @@ def _features(
 
 def quote(context: Context, passages: Sequence[Passage], model: Model, declined: bool = False) -> Candidate | None:
     """The short quote: the span of the evidence sentence that answers best, with its citation."""
-    ranked = [(p, s) for p in passages for s in p.sentences]
-    if not ranked:
+    cuts = [(p, s, span(context.query, s.text, context.asked, context.idf)) for p in passages for s in p.sentences]
+    if not cuts:
         return None
 
-    def weight(ps: tuple[Passage, Sentence]) -> float:
-        held = coverage(context.terms, ps[1].text, context.idf)
-        cut = span(context.query, ps[1].text, context.asked, context.idf)
-        typed = context.asked != "other" and cut.expression is not None
-        return (1 - SENTENCE_WEIGHT) * held + SENTENCE_WEIGHT * ps[1].score + TYPED_BONUS * typed
+    def weight(cut: tuple[Passage, Sentence, Span]) -> float:
+        held = coverage(context.terms, cut[1].text, context.idf)
+        typed = context.asked != "other" and cut[2].expression is not None
+        return (1 - SENTENCE_WEIGHT) * held + SENTENCE_WEIGHT * cut[1].score + TYPED_BONUS * typed
 
-    passage, sentence = max(ranked, key=weight)
-    cut = span(context.query, sentence.text, context.asked, context.idf)
+    passage, sentence, cut = max(cuts, key=weight)
     whole, part = sentence.text.strip(), cut.text.strip()
     before = "" if whole.startswith(part) else "… "  # a cut sentence reads as one: "… phòng Quốc hội …"
     after = "" if whole.endswith(part) else " …"

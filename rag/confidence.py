@@ -47,6 +47,10 @@ class Logistic:
     mean: tuple[float, ...]
     scale: tuple[float, ...]
 
+    @classmethod
+    def from_json(cls, part: dict[str, Any]) -> Logistic:
+        return cls(tuple(part["weights"]), float(part["bias"]), tuple(part["mean"]), tuple(part["scale"]))
+
     def probability(self, features: Features) -> float:
         z = self.bias + sum(
             w * standardised(x, m, s)
@@ -75,12 +79,9 @@ class Model:
                 "refit it with `python -m eval.fit` (docs/evaluation.md)."
             )
 
-        def logistic(part: dict[str, Any]) -> Logistic:
-            return Logistic(tuple(part["weights"]), float(part["bias"]), tuple(part["mean"]), tuple(part["scale"]))
-
         return cls(
-            logistic(data["generated"]),
-            logistic(data["extractive"]),
+            Logistic.from_json(data["generated"]),
+            Logistic.from_json(data["extractive"]),
             float(data["thresholds"]["generated"]),
             float(data["thresholds"]["extractive"]),
             (float(data["logprob_fill"][0]), float(data["logprob_fill"][1])),

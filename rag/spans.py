@@ -6,9 +6,9 @@ else. `terms` are the question's content syllables (question words left out), wh
 weighs by their inverse document frequency: how much of what the question is about a sentence
 holds. `expressions` finds the numbers, dates and names of a sentence with their word positions;
 `span` cuts the short answer out of a sentence: the sentence as it stands when it is short, else
-the window of `MAX_WORDS` words that holds the most of the question, preferring one that holds
-an expression of the kind asked (chosen on XQuAD-vi near-miss questions of half of the articles:
-docs/evaluation.md).
+the window of `MAX_WORDS` words that holds the most of the question among those around the
+likeliest answer, the expression of the kind asked with the most of the question about it (chosen
+on XQuAD-vi near-miss questions of half of the articles: docs/evaluation.md).
 
 Rules on the words of Vietnamese questions in general, not on any question of a test set. This
 module reads strings; it does not retrieve or call a model.
@@ -262,9 +262,8 @@ class Span:
 def span(question: str, sentence: str, asked: Kind | None = None, idf: Callable[[str], float] | None = None) -> Span:
     """The short answer to `question` in `sentence`: the sentence itself when it is short (at most `WHOLE`
     words), else the `MAX_WORDS`-word window that holds the most of the question (its words weighted by `idf`)
-    among those around the likeliest answer: the expression of the asked kind that stands among the most of the
-    question's words. The expression reported is the one of the asked
-    kind that stands among the most of the question's words.
+    among those around the likeliest answer (`_likeliest`); the expression reported is the likeliest one the
+    cut holds.
 
     >>> s = span("Văn phòng phát hành bao nhiêu công văn đi?",
     ...          "Trong tháng 8, Văn phòng đã tiếp nhận 30.087 công văn đến, phát hành 2.232 công văn đi.")
@@ -295,7 +294,7 @@ def span(question: str, sentence: str, asked: Kind | None = None, idf: Callable[
 
         starts: Sequence[int] = range(len(words) - MAX_WORDS + 1)
         if fitting:  # the windows around the likeliest answer: the expression among the most of the question
-            target = max(fitting, key=lambda e: (e.kind == asked, _affinity(e, near)))
+            target = _likeliest(fitting, asked, near)
             starts = [a for a in starts if a <= target.first and target.last < a + MAX_WORDS] or starts
         first = max(starts, key=lambda a: sum(w for p, w in weight.items() if a <= p < a + MAX_WORDS))  # earliest
         last = first + MAX_WORDS - 1
@@ -303,8 +302,14 @@ def span(question: str, sentence: str, asked: Kind | None = None, idf: Callable[
     shown = [e for e in fitting if first <= e.first and e.last <= last]
     if not shown:
         return Span(text, None, 1.0)
-    best = max(shown, key=lambda e: (e.kind == asked, _affinity(e, near)))
+    best = _likeliest(shown, asked, near)
     return Span(text, best, 1 / (1 + _distance(best, near)))
+
+
+def _likeliest(fitting: Sequence[Expression], asked: Kind, near: Sequence[int]) -> Expression:
+    """The likeliest answer among the expressions that fit the question: of the asked kind first (a person's name
+    also fits "ở đâu"), then with the most of the question's words about it."""
+    return max(fitting, key=lambda e: (e.kind == asked, _affinity(e, near)))
 
 
 def _affinity(e: Expression, near: Sequence[int], reach: int = 8) -> float:

@@ -1,8 +1,8 @@
 """The answer pipeline end to end with the real default models over the seeds (greedy decoding: repeatable).
 
-Known questions written by reading seeds/, not tuned on the model's replies: what is checked is
-what a user relies on (the gold fact in the answer, citations from the gold document, an honest
-abstention), not the wording.
+Known questions (`KNOWN` says which were written by reading seeds/ and which were taken from the
+questions the evaluation answers right): what is checked is what a user relies on (the gold fact
+in a short answer, citations from the gold document, or an honest abstention), not the wording.
 """
 
 from __future__ import annotations
