@@ -164,6 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """The browser chat and the HTTP/MCP API (what `python app.py` starts)."""
     from rag.generate import LlamaGenerator
     from rag.library import Library
+    from rag.openai_api import ChatAPI
     from rag.server import port_free, serve
     from rag.ui import Model, build_app
 
@@ -198,6 +199,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             block=False,
             hosts=settings.host_names,
             origins=settings.origin_names,
+            api=ChatAPI(
+                pipeline,
+                collection=settings.collection,
+                auth=settings.auth,
+                key=settings.api_key,
+                wait_s=settings.api_wait_s,
+            ),
         )
     except OSError as exc:  # taken in the meantime, or an address this machine does not have
         raise ConfigError(
@@ -205,7 +213,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ) from None
     ready = time.perf_counter() - started
     out.print(
-        f"ready in {ready:.1f} s: {url} (API: {url}?view=api; MCP: {url}gradio_api/mcp/; Ctrl+C stops)", markup=False
+        f"ready in {ready:.1f} s: {url} (API: {url}?view=api; MCP: {url}gradio_api/mcp/; "
+        f"OpenAI-compatible: {url}v1, model {settings.collection}; Ctrl+C stops)",
+        markup=False,
     )
     try:
         app.block_thread()

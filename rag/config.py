@@ -126,6 +126,24 @@ class Settings(BaseSettings):
     auth: str | None = Field(
         None, description="user:password to require a login in the app (default: none; it binds 127.0.0.1 only)."
     )
+    api_key: str | None = Field(
+        None,
+        description="Bearer key the OpenAI-compatible endpoint (/v1) requires (default: none; with RAG_AUTH set, "
+        "its user:password is accepted as the key too).",
+    )
+    collection: str = Field(
+        "rag-vi",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
+        description="Name of the document collection: the model name OpenAI-compatible clients list (/v1/models) "
+        "and ask for.",
+    )
+    api_wait_s: float = Field(
+        120,
+        ge=0,
+        le=3600,
+        description="How long an OpenAI-compatible request waits while the model answers others, in seconds, "
+        "before it is answered 503 (busy).",
+    )
     allowed_hosts: str = Field(
         "",
         description="More host names the app answers to, comma-separated (the loopback names and the --host address "
@@ -162,6 +180,11 @@ class Settings(BaseSettings):
         if value is not None and (":" not in value or not all(value.partition(":")[::2])):
             raise ValueError("give it as user:password, both non-empty")
         return value
+
+    @field_validator("api_key", mode="after")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("models_dir", "manifest", "index_dir", "uploads_dir", "llm_path", "embedder_path", mode="after")
     @classmethod
@@ -232,7 +255,7 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
             value = settings.manifest_path  # the packaged copy when the home has none
         elif isinstance(value, Path) and name != "home":
             value = settings.resolve(value)
-        if name in ("llm_api_key", "auth") and value:
+        if name in ("llm_api_key", "auth", "api_key") and value:
             value = "(set)"  # a secret is not printed
         rows.append((f"RAG_{name.upper()}", "" if value is None else str(value), field.description or ""))
     return rows

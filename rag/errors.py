@@ -88,3 +88,7 @@ class InputError(RagError):
     """A call of the API with an argument missing, of the wrong type, or not valid text; the message names it."""
 
     exit_code = 2
+
+
+class BusyError(RagError):
+    """The one local model was answering other questions for longer than a caller waits."""

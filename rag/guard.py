@@ -248,7 +248,10 @@ async def _refuse(scope: Scope, send: Send, status: int, reason: str) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return
-    body = json.dumps({"error": reason}).encode()
+    error: object = reason
+    if scope.get("path", "").startswith("/v1/"):  # the OpenAI-compatible endpoint answers errors in OpenAI's shape
+        error = {"message": reason, "type": "invalid_request_error", "param": None, "code": None}
+    body = json.dumps({"error": error}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *HEADERS]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

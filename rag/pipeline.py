@@ -15,6 +15,7 @@ callers pass it in, so two conversations never mix.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Literal
@@ -57,6 +58,9 @@ class Pipeline:
         self.style, self.context_tokens = style, context_tokens
         self.confidence = confidence or shipped()
         self.system = render("system", refusal=forms.no_answer())
+        # held by a front end while it uses the model, where two can ask at once (the chat and the OpenAI-compatible
+        # endpoint): llama.cpp answers one question at a time. `stream` itself does not take it.
+        self.busy = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, retriever: Retriever, generator: Generator) -> Pipeline:

@@ -1,5 +1,5 @@
 """Serving the app: check the address first, then launch Gradio on it behind `rag.guard` (queue, optional
-login, MCP tools answering JSON).
+login, MCP tools answering JSON), with the OpenAI-compatible endpoint (`rag.openai_api`) beside it under /v1.
 
 `port_free` is the cheap check made before seconds of model loading; `serve` launches an app
 `rag.ui.build_app` made. This module knows nothing of what the app shows.
@@ -16,7 +16,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag.errors import ConfigError
-from rag.guard import Guard, allowed_hosts
+from rag.guard import ASGIApp, Guard, Receive, Scope, Send, allowed_hosts
 from rag.view import CSS
 
 
@@ -40,12 +40,14 @@ def serve(
     block: bool = True,
     hosts: Sequence[str] = (),
     origins: Sequence[str] = (),
+    api: ASGIApp | None = None,
 ) -> str:
     """Launch on host:port (no share link; MCP tools at /gradio_api/mcp/ unless a login is asked for); the local URL.
 
     `hosts` and `origins` are allowed besides the loopback names, `host` and the app's own page (`rag.guard`).
     Gradio's MCP server cannot pass a login on to the app (its tool calls are refused) while its routes answer
-    without one, so with `auth` there is no MCP server at all.
+    without one, so with `auth` there is no MCP server at all. `api` answers the paths under /v1, behind the same
+    guard (it checks its own login: Gradio's does not reach it).
     """
     login = tuple(auth.split(":", 1)) if auth else None
     app.queue(default_concurrency_limit=1, max_size=256)
@@ -56,8 +58,9 @@ def serve(
         origins=origins,
         fns=lambda: app.fns,
     )
+    beside = [Middleware(Beside, prefix="/v1", other=api)] if api is not None else []
     _, url, _ = app.launch(
-        app_kwargs={"middleware": [guard]},
+        app_kwargs={"middleware": [guard, *beside]},
         server_name=host,
         server_port=port,
         share=False,
@@ -74,6 +77,20 @@ def serve(
     if login is None:
         json_tool_results(app)
     return str(url)
+
+
+class Beside:
+    """ASGI middleware: requests for `prefix` and the paths under it go to `other`, all others to the app."""
+
+    def __init__(self, app: ASGIApp, *, prefix: str, other: ASGIApp) -> None:
+        self.app, self.prefix, self.other = app, prefix.rstrip("/"), other
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            await self.other(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def json_tool_results(app: gr.Blocks) -> None:

@@ -89,15 +89,16 @@ class Handlers:
         yield list(chat), "", '<p class="rag-waiting">Đang tìm trong tài liệu…</p>'
         draft = ""
         try:
-            for event in self.pipeline.stream(question, history, int(k) if k else None):
-                if isinstance(event, str):
-                    draft += event
-                    chat[-1] = {"role": "assistant", "content": shown(draft)}
-                    yield list(chat), "", '<p class="rag-waiting">Đang viết câu trả lời…</p>'
-                else:
-                    chat[-1] = {"role": "assistant", "content": chat_text(event)}
-                    cited = self.pipeline.retriever.chunks({c.chunk_id for c in event.citations})
-                    yield list(chat), "", sources_html(event, cited)
+            with self.pipeline.busy:  # held across the stream (the OpenAI-compatible endpoint waits for it)
+                for event in self.pipeline.stream(question, history, int(k) if k else None):
+                    if isinstance(event, str):
+                        draft += event
+                        chat[-1] = {"role": "assistant", "content": shown(draft)}
+                        yield list(chat), "", '<p class="rag-waiting">Đang viết câu trả lời…</p>'
+                    else:
+                        chat[-1] = {"role": "assistant", "content": chat_text(event)}
+                        cited = self.pipeline.retriever.chunks({c.chunk_id for c in event.citations})
+                        yield list(chat), "", sources_html(event, cited)
         except RagError as exc:
             raise raise_for_user(exc) from None
 
@@ -114,7 +115,8 @@ class Handlers:
         try:
             asked = checked(AskIn, question=question, history=history)
             turns = [t.turn() for t in asked.history or []]
-            return answer_json(self.pipeline.ask(asked.question, turns))
+            with self.pipeline.busy:
+                return answer_json(self.pipeline.ask(asked.question, turns))
         except RagError as exc:
             raise raise_for_user(exc) from None
 
@@ -194,7 +196,9 @@ class Handlers:
         with self._switch:
             try:
                 # both are in memory for a moment, so that the old one still answers when the new one fails to load
-                self.pipeline.use_generator(model.load())
+                loaded = model.load()
+                with self.pipeline.busy:  # not while the old one answers
+                    self.pipeline.use_generator(loaded)
             except RagError as exc:
                 return f"Không tải được {shown(name)}: {shown(str(exc))}", gr.Dropdown(value=self.current_model())
         return f"Đã chuyển sang {shown(name)}.", gr.skip()

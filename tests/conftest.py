@@ -15,11 +15,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from rag import indexing, store
 from rag.confidence import Logistic, Model
 from rag.config import CHECKOUT, DEFAULT_EMBEDDER, DEFAULT_LLM, Settings
 from rag.embed import Embedder
 from rag.generate import Message, Stream, Usage
+from rag.library import Library
 from rag.manifest import Part
+from rag.pipeline import Pipeline
+from rag.retrieve import Retriever
 from rag.types import Features
 
 
@@ -257,6 +261,48 @@ class FakeGenerator:
         finally:
             self.open -= 1
         return Usage(prompt_tokens=10, prompt_ms=1.0, generated_tokens=5, generate_ms=1.0)
+
+
+class Echo:
+    """Replies with passage [1]'s first sentence, cited; like llama.cpp, it fails on a prompt over its window."""
+
+    name = "echo-llm"
+
+    def __init__(self, window: int = 1_000_000) -> None:
+        self.window = window
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def warm_up(self, system: str) -> None:
+        pass
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Stream:
+        asked = sum(self.count_tokens(m.content) for m in messages) + max_tokens
+        if asked > self.window:
+            raise ValueError(f"Requested tokens ({asked}) exceed context window of {self.window}")
+        line = next((x for x in messages[-1].content.splitlines() if x.startswith("[1] ")), "[1] T: Không rõ.")
+        yield line.split(": ", 1)[-1].split(". ")[0].rstrip(".") + " [1]."
+        return Usage()
+
+
+# two documents alike but for their figures: a question about one must not be answered from the other
+HUE = "Thành phố Huế\n\nThành phố Huế có 11 cây cầu bắc qua sông. Chợ đêm mở cửa lúc 18 giờ."
+VINH = "Thành phố Vinh\n\nThành phố Vinh có 12 cây cầu bắc qua sông. Chợ đêm mở cửa lúc 19 giờ."
+
+
+def two_cities(home: Path, generator: Any) -> tuple[Pipeline, Library]:
+    """A pipeline (the fake embedder, `generator`, `CHECKS_ONLY`) and a library over two short documents, hue.txt
+    and vinh.txt, indexed under `home`."""
+    docs = home / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    (docs / "hue.txt").write_text(HUE, encoding="utf-8")
+    (docs / "vinh.txt").write_text(VINH, encoding="utf-8")
+    config = Settings(home=home, index_dir=Path("index"), n_threads=1, max_upload_mb=1)
+    embedder = FakeEmbedder()
+    indexing.update([docs], embedder, config)
+    retriever = Retriever(store.load(config.index_path), embedder)
+    return Pipeline(retriever, generator, abstain_below=0.0, confidence=CHECKS_ONLY), Library(config, retriever)
 
 
 @contextmanager

@@ -12,72 +12,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import CHECKS_ONLY, FakeEmbedder, Tally, free_port
+from conftest import CHECKS_ONLY, Echo, Tally, free_port, two_cities
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag import indexing, store
-from rag.config import Settings
 from rag.errors import GeneratorError
-from rag.generate import Message, Stream, Usage
+from rag.generate import Message
 from rag.guard import allowed_hosts, hostname
 from rag.library import Library
 from rag.pipeline import Pipeline
-from rag.retrieve import Retriever
 from rag.server import serve
 from rag.types import Turn
 from rag.ui import build_app
 
-HUE = "Thành phố Huế\n\nThành phố Huế có 11 cây cầu bắc qua sông. Chợ đêm mở cửa lúc 18 giờ."
-VINH = "Thành phố Vinh\n\nThành phố Vinh có 12 cây cầu bắc qua sông. Chợ đêm mở cửa lúc 19 giờ."
 WHAT = "Thành phố Huế có bao nhiêu cây cầu?"
-
-
-class Echo:
-    """Replies with passage [1]'s first sentence, cited; like llama.cpp, it fails on a prompt over its window."""
-
-    name = "echo-llm"
-
-    def __init__(self, window: int = 1_000_000) -> None:
-        self.window = window
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def warm_up(self, system: str) -> None:
-        pass
-
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Stream:
-        asked = sum(self.count_tokens(m.content) for m in messages) + max_tokens
-        if asked > self.window:
-            raise ValueError(f"Requested tokens ({asked}) exceed context window of {self.window}")
-        line = next((x for x in messages[-1].content.splitlines() if x.startswith("[1] ")), "[1] T: Không rõ.")
-        yield line.split(": ", 1)[-1].split(". ")[0].rstrip(".") + " [1]."
-        return Usage()
-
-
-def parts(home: Path, generator: Any) -> tuple[Pipeline, Library]:
-    docs = home / "docs"
-    docs.mkdir(parents=True, exist_ok=True)
-    (docs / "hue.txt").write_text(HUE, encoding="utf-8")
-    (docs / "vinh.txt").write_text(VINH, encoding="utf-8")
-    config = Settings(home=home, index_dir=Path("index"), n_threads=1, max_upload_mb=1)
-    embedder = FakeEmbedder()
-    indexing.update([docs], embedder, config)
-    retriever = Retriever(store.load(config.index_path), embedder)
-    return Pipeline(retriever, generator, abstain_below=0.0, confidence=CHECKS_ONLY), Library(config, retriever)
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any, Library]]:
     """The app as `rag serve` serves it by default: its URL, the Gradio app and its library."""
-    pipeline, library = parts(tmp_path_factory.mktemp("serving"), Echo())
+    pipeline, library = two_cities(tmp_path_factory.mktemp("serving"), Echo())
     app = build_app(pipeline, library)
     url = serve(app, port=free_port(), max_upload_mb=1, block=False)
     try:
@@ -275,7 +235,7 @@ def test_mcp_tools_answer_json_with_structured_content(served: tuple[str, Any, L
 
 @pytest.fixture(scope="module")
 def small_windows(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    pipeline, _ = parts(tmp_path_factory.mktemp("windows"), Echo())
+    pipeline, _ = two_cities(tmp_path_factory.mktemp("windows"), Echo())
     return pipeline
 
 
@@ -319,7 +279,7 @@ def test_a_model_failure_is_one_clear_line() -> None:
 def test_an_upload_is_checked_under_the_name_it_would_be_stored_under(tmp_path: Path, tally: Tally) -> None:
     from rag.ui import Handlers
 
-    pipeline, library = parts(tmp_path / "home", Echo())
+    pipeline, library = two_cities(tmp_path / "home", Echo())
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     for name, text in (("\u200b.txt", "Hồ Tây\n\nHồ Tây rộng 500 hecta."), ("trong.md", " \n")):
