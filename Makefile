@@ -33,11 +33,12 @@ run: models
 	$(BIN)/rag index seeds
 	$(BIN)/python app.py
 
-# The browser tests drive Debian's chromium (no browser download: only Debian packages are reachable).
+# The browser tests drive Debian's chromium (no browser download: only Debian packages are reachable);
+# one test of the OpenAI-compatible endpoint calls it with plain curl.
 chromium:
-	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
-	  $(SUDO) apt-get install -y --no-install-recommends chromium || \
-	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }; }
+	@command -v chromium >/dev/null && command -v curl >/dev/null || { echo "installing Debian's chromium and curl for the tests"; \
+	  $(SUDO) apt-get install -y --no-install-recommends chromium curl || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium curl; }; }
 
 # The tests use the manifest's default models, whatever RAG_LLM / rag.toml choose for the chat.
 test: $(STAMP) chromium

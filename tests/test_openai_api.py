@@ -208,9 +208,8 @@ def test_a_page_of_another_origin_cannot_ask(served: Served) -> None:
 
 
 def test_a_busy_model_is_a_503_after_the_wait_then_answers_again(served: Served) -> None:
-    with served.pipeline.busy:  # as the chat holds it while it answers
-        with pytest.raises(openai.APIStatusError) as busy:
-            ask(served, [user(HUE_BRIDGES)])
+    with served.pipeline.busy, pytest.raises(openai.APIStatusError) as busy:  # held as the chat holds it
+        ask(served, [user(HUE_BRIDGES)])
     assert busy.value.status_code == 503
     assert isinstance(busy.value.body, dict) and busy.value.body["code"] == "model_busy"
     assert busy.value.response.headers["retry-after"]

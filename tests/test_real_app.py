@@ -92,6 +92,32 @@ def test_eight_clients_at_once_each_get_the_answer_to_their_own_question(server:
         assert gold in answers[question]["answer"], answers[question]
 
 
+def test_openai_clients_and_the_api_at_once_share_the_one_model(server: str) -> None:
+    """The OpenAI-compatible endpoint as `rag serve` wires it: a whole and a streamed reply through the `openai`
+    client while `/ask` answers too; each is the known answer, with its source named in the text."""
+    import openai
+
+    def through_openai(question: str, stream: bool) -> str:
+        client = openai.OpenAI(base_url=f"{server}v1", api_key="none", timeout=600, max_retries=0)
+        messages: Any = [{"role": "user", "content": question}]
+        if not stream:
+            return client.chat.completions.create(model="rag-vi", messages=messages).choices[0].message.content or ""
+        chunks = client.chat.completions.create(model="rag-vi", messages=messages, stream=True)
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+    (first, gold, doc), (second, gold2, doc2) = KNOWN
+    with ThreadPoolExecutor(3) as pool:
+        whole = pool.submit(through_openai, first, False)
+        streamed = pool.submit(through_openai, second, True)
+        asked = pool.submit(lambda: client(server).predict(first, [], api_name="/ask"))
+        replies = [(whole.result(), gold, doc), (streamed.result(), gold2, doc2)]
+        assert gold in asked.result()["answer"]
+    for content, expected, source in replies:
+        answer, _, sources = content.partition("Nguồn:\n")
+        assert expected in answer, content
+        assert sources.startswith("- [1] ") and f"— {source}" in sources, content
+
+
 def test_the_mcp_tools_through_the_mcp_client(server: str) -> None:
     calls = [("search", {"query": "công văn đến tháng 8/2023", "k": 2}), ("ask", {"question": KNOWN[1][0]})]
     tools, (found, asked) = mcp_session(f"{server}gradio_api/mcp/", calls)
