@@ -9,7 +9,8 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ import openai
 import pytest
 from conftest import Echo, free_port, two_cities
 
+from rag.generate import Message, Stream
 from rag.openai_api import ChatAPI, answer_of, reply_text
 from rag.pipeline import Pipeline
 from rag.server import serve
@@ -39,8 +41,29 @@ class Served:
         return openai.OpenAI(base_url=f"{self.url}v1", api_key=key, max_retries=retries, timeout=60)
 
 
+class Slow(Echo):
+    """The echoing model taking a moment over its reply, counting the replies it writes at once (llama.cpp can write
+    only one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = self.most = 0
+        self.counting = threading.Lock()
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Stream:
+        with self.counting:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.05)
+            return (yield from super().stream(messages, max_tokens))
+        finally:
+            with self.counting:
+                self.now -= 1
+
+
 def started(home: Any, **api: Any) -> Served:
-    pipeline, library = two_cities(home, Echo())
+    pipeline, library = two_cities(home, Slow())
     app = build_app(pipeline, library)
     auth = api.pop("auth", None)
     url = serve(app, port=free_port(), auth=auth, block=False, api=ChatAPI(pipeline, auth=auth, **api))
@@ -135,18 +158,26 @@ def test_the_history_is_read_as_ask_reads_it(served: Served) -> None:
     assert {c["doc"] for c in ask(served, hue).model_extra["rag"]["citations"]} == {"hue.txt"}  # the same words
 
 
-def test_eight_clients_at_once_each_get_the_answer_to_their_own_question(locked: Served) -> None:
-    questions = [HUE_BRIDGES, VINH_BRIDGES] * 4  # on the server that waits as long as `rag serve` does (120 s)
+def test_eight_clients_at_once_each_get_their_own_answer_and_the_model_writes_one_at_a_time(locked: Served) -> None:
+    """Six OpenAI clients and two `/ask` callers at once, on the server that waits as long as `rag serve` (120 s)."""
+    from gradio_client import Client
 
-    def one(question: str) -> str:
+    questions = [HUE_BRIDGES, VINH_BRIDGES] * 4
+
+    def one(i: int, question: str) -> str:
+        if i >= 6:
+            return str(
+                Client(locked.url, auth=("ann", "mat-khau-7"), verbose=False).predict(question, [], api_name="/ask")
+            )
         reply = locked.client("k-123").chat.completions.create(model="rag-vi", messages=[user(question)])  # type: ignore[list-item]
         return reply.choices[0].message.content or ""
 
     with ThreadPoolExecutor(8) as pool:
-        replies = list(pool.map(one, questions))
+        replies = list(pool.map(one, range(8), questions))
     for question, content in zip(questions, replies, strict=True):
         own, other = ("11", "12") if "Huế" in question else ("12", "11")
         assert own in content and other not in content, (question, content)
+    assert locked.pipeline.generator.most == 1
 
 
 # --- errors, in OpenAI's shape ----------------------------------------------------------------------------------
