@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from rich.console import Console
 
 from rag.pipeline import Event
-from rag.types import Answer
+from rag.types import Answer, Draft
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -43,15 +43,18 @@ def human(n: float) -> str:
 
 
 def print_answer(events: Iterable[Event]) -> None:
-    """Stream the model's draft, then the checked answer if it differs, then the sources."""
+    """The quote that stands if the model's words do not pass (at once), the model's words as they come, then the
+    checked answer if it differs from them, then the sources."""
     streamed = []
     answer: Answer | None = None
     for event in events:
-        if isinstance(event, str):
+        if isinstance(event, Draft):
+            out.print(f"[Bản nháp: trích nguyên văn] {event.text}", markup=False)
+        elif isinstance(event, str):
             streamed.append(event)
             out.print(event, end="", markup=False)
-            continue
-        answer = event
+        else:
+            answer = event
     if answer is None:
         raise AssertionError("the stream ended without an answer")
     if answer.notice:

@@ -7,9 +7,11 @@ model, streamed → citations verified → `Answer` in one of three modes:
 - `abstained`: the evidence is too weak, the question names something no passage mentions,
   or the model said the passages do not answer. The fixed sentence, no citations.
 
-`stream` yields the model's text as it comes (`str`), then the final `Answer`, whose text
-may differ from what was streamed (verified, repaired or replaced): a front end shows the
-stream as a draft and the `Answer` as the result. The pipeline holds no chat history;
+`stream` yields, as soon as retrieval and evidence are done, the short quote that would be
+shown if the model's words do not pass (a `Draft`, when the quote clears its threshold), then
+the model's text as it comes (`str`), then the final `Answer`, whose text may differ from what
+was streamed (verified, repaired or replaced): a front end shows the draft and the stream
+while the model writes, and the `Answer` as the result. The pipeline holds no chat history;
 callers pass it in, so two conversations never mix.
 """
 
@@ -30,10 +32,10 @@ from rag.generate import Generator, Message, Usage
 from rag.manifest import load_manifest
 from rag.prompts import render
 from rag.retrieve import Retriever
-from rag.types import Answer, Candidate, Timings, Turn
+from rag.types import Answer, Candidate, Draft, Timings, Turn
 from rag.verify import check
 
-Event = str | Answer
+Event = str | Draft | Answer
 Style = Literal["auto", "extractive"]
 TEMPLATE_TOKENS = 32  # what the chat template adds around the two messages, with room to spare
 
@@ -131,8 +133,8 @@ class Pipeline:
     def stream(
         self, question: str, history: Sequence[Turn] = (), top_k: int | None = None, style: Style | None = None
     ) -> Iterator[Event]:
-        """The model's text as it comes, then the `Answer`; `top_k` overrides the passages retrieved for this call,
-        `style` the answer style (`extractive`: no model call)."""
+        """The `Draft` (when there is one), the model's text as it comes, then the `Answer`; `top_k` overrides the
+        passages retrieved for this call, `style` the answer style (`extractive`: no model call)."""
         started = time.perf_counter()
 
         def ms() -> float:
@@ -203,6 +205,9 @@ class Pipeline:
         if prompt is None:  # not even one passage fits the context window: the model is not asked
             yield done(decide.choose(None, quoted, self.confidence), [quoted])
             return
+        drafted = decide.choose(None, quoted, self.confidence)
+        if drafted.mode == "extractive":  # what stands if the model's words do not pass, on screen at once
+            yield Draft(drafted.text, drafted.citations, drafted.confidence)
         messages = [Message("system", self.system), Message("user", prompt)]
         pieces: list[str] = []
         first = 0.0

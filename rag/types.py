@@ -69,6 +69,16 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Draft:
+    """What a front end shows while the model writes: the quote that is the answer if the model's words do not pass,
+    with the passages it cites (the final `Answer` follows and says which it is)."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    confidence: float
+
+
+@dataclass(frozen=True)
 class Timings:
     """Milliseconds from the question's arrival; `prompt_ms`/`generate_ms` are llama.cpp's own counters."""
 

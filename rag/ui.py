@@ -25,8 +25,8 @@ from rag.generate import Generator
 from rag.library import UPLOAD_TYPES, Library
 from rag.payloads import AskIn, SearchIn, answer_json, checked, documents_json, hits_json, read_history
 from rag.pipeline import Pipeline
-from rag.types import Turn
-from rag.view import chat_text, plain, shown, sources_html
+from rag.types import Answer, Draft, Turn
+from rag.view import chat_text, draft_sources_html, draft_text, plain, shown, sources_html
 
 EXAMPLES = [  # about the seeds, each answered right by the default model in the evaluation
     "Trong năm 2020, Ủy ban Thường vụ Quốc hội đã ban hành bao nhiêu nghị quyết?",
@@ -61,6 +61,11 @@ class UiProgress:
             self.progress((self.done, self.total), desc=self.label, unit=self.unit)
 
 
+def cited(shown: Answer | Draft) -> set[str]:
+    """The chunk ids of the passages an answer or a draft cites."""
+    return {c.chunk_id for c in shown.citations}
+
+
 def raise_for_user(exc: RagError) -> gr.Error:
     return gr.Error(str(exc), print_exception=False)
 
@@ -87,18 +92,23 @@ class Handlers:
             history = []  # not a conversation this page wrote: the question is answered on its own
         chat = [*(messages or []), {"role": "user", "content": shown(question)}, {"role": "assistant", "content": "…"}]
         yield list(chat), "", '<p class="rag-waiting">Đang tìm trong tài liệu…</p>'
-        draft = ""
+        streamed, draft, panel = "", None, '<p class="rag-waiting">Đang viết câu trả lời…</p>'
         try:
             with self.pipeline.busy:  # held across the stream (the OpenAI-compatible endpoint waits for it)
                 for event in self.pipeline.stream(question, history, int(k) if k else None):
-                    if isinstance(event, str):
-                        draft += event
-                        chat[-1] = {"role": "assistant", "content": shown(draft)}
-                        yield list(chat), "", '<p class="rag-waiting">Đang viết câu trả lời…</p>'
+                    if isinstance(event, Draft):  # the quote and its sources, before the model's first word
+                        draft = event
+                        panel = draft_sources_html(draft, self.pipeline.retriever.chunks(cited(draft)))
+                        chat[-1] = {"role": "assistant", "content": draft_text(draft, streamed)}
+                        yield list(chat), "", panel
+                    elif isinstance(event, str):
+                        streamed += event
+                        chat[-1] = {"role": "assistant", "content": draft_text(draft, streamed)}
+                        yield list(chat), "", panel
                     else:
                         chat[-1] = {"role": "assistant", "content": chat_text(event)}
-                        cited = self.pipeline.retriever.chunks({c.chunk_id for c in event.citations})
-                        yield list(chat), "", sources_html(event, cited)
+                        chunks = self.pipeline.retriever.chunks(cited(event))
+                        yield list(chat), "", sources_html(event, chunks)
         except RagError as exc:
             raise raise_for_user(exc) from None
 

@@ -12,7 +12,7 @@ import html
 import re
 from collections.abc import Mapping
 
-from rag.types import Answer, Chunk, Citation
+from rag.types import Answer, Chunk, Citation, Draft
 
 MODES = {  # what each answer mode means to the reader: only what was checked is called checked
     "generated": (
@@ -26,10 +26,13 @@ MODES = {  # what each answer mode means to the reader: only what was checked is
         "Tài liệu không có thông tin đủ chắc chắn để trả lời câu hỏi này, nên hệ thống không đoán.",
     ),
 }
+DRAFT = "Bản nháp"
+WRITING = "Mô hình đang viết (chưa kiểm chứng):"
 CSS = """
 .rag-mode { padding: .4em .7em; border-radius: .4em; font-weight: 600; margin-bottom: .6em; }
 .rag-mode-generated { background: #e6f4ea; } .rag-mode-extractive { background: #e8f0fe; }
 .rag-mode-abstained { background: #fdecea; }
+.rag-draft { padding: .4em .7em; border-radius: .4em; margin-bottom: .6em; background: #f1f3f4; }
 .rag-source { border-left: 3px solid #999; padding-left: .6em; margin: .6em 0; }
 .rag-source mark { background: #fff3a3; }
 """
@@ -100,6 +103,17 @@ def sources_html(answer: Answer, chunks: Mapping[str, Chunk]) -> str:
     return "\n".join(parts)
 
 
+def draft_sources_html(draft: Draft, chunks: Mapping[str, Chunk]) -> str:
+    """The sources panel while the model writes: what the draft is, then the passages it quotes."""
+    parts = [
+        f'<div class="rag-draft">{html.escape(DRAFT)}: câu trích nguyên văn từ tài liệu; mô hình đang viết câu trả '
+        "lời, và câu của mô hình sẽ thay nó nếu qua được bước kiểm chứng với nguồn. "
+        f"Khả năng câu trích đúng (ước tính): {draft.confidence:.0%}.</div>"
+    ]
+    parts.extend(source_html(c, chunks.get(c.chunk_id)) for c in draft.citations)
+    return "\n".join(parts)
+
+
 def source_html(c: Citation, chunk: Chunk | None) -> str:
     title = html.escape(c.title) + (f" — {html.escape(c.date)}" if c.date else "")
     quote = f"<mark>{html.escape(c.text)}</mark>"
@@ -121,6 +135,24 @@ def sureness(answer: Answer) -> str:
     if answer.mode == "abstained":
         return f"Khả năng tài liệu không trả lời câu hỏi này (ước tính): {answer.confidence:.0%}."
     return f"Khả năng câu trả lời đúng (ước tính): {answer.confidence:.0%}."
+
+
+def draft_text(draft: Draft | None, streamed: str) -> str:
+    """What the chat shows while the model writes: the draft (when there is one), then the model's words so far,
+    each saying what it is.
+
+    >>> from rag.types import Draft
+    >>> print(draft_text(Draft("Có 11 cây cầu [1].", (), 0.8), "Có 11"))
+    Có 11 cây cầu \\[1\\].
+    <BLANKLINE>
+    *(Bản nháp: trích nguyên văn)*
+    <BLANKLINE>
+    *Mô hình đang viết (chưa kiểm chứng):* Có 11
+    """
+    if draft is None:
+        return shown(streamed) if streamed else "…"
+    text = f"{shown(draft.text)}\n\n*({DRAFT}: trích nguyên văn)*"
+    return text + (f"\n\n*{WRITING}* {shown(streamed)}" if streamed.strip() else "")
 
 
 def chat_text(answer: Answer) -> str:

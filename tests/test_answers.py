@@ -14,6 +14,7 @@ from rag.errors import PromptError, QuestionError
 from rag.pipeline import Pipeline
 from rag.prompts import render
 from rag.retrieve import Retriever
+from rag.types import Answer, Draft
 from rag.verify import check, entities, split_claims
 
 DOCS = {
@@ -151,20 +152,36 @@ def test_a_very_long_question_is_cut_with_a_notice(retriever: Retriever) -> None
     assert len(gen.calls[0][1].content) < 2000
 
 
-def test_the_stream_yields_the_draft_then_the_answer(retriever: Retriever) -> None:
-    p, _ = pipeline(retriever, "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [1].")
+def test_the_stream_yields_the_quote_at_once_then_the_model_s_words_then_the_answer(retriever: Retriever) -> None:
+    p, gen = pipeline(retriever, "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [1].")
     events = list(p.stream(QUESTION))
-    assert all(isinstance(e, str) for e in events[:-1]) and len(events) > 2
+    draft, *pieces, final = events
+    assert isinstance(draft, Draft) and isinstance(final, Answer) and all(isinstance(e, str) for e in pieces)
+    assert "30.087" in draft.text and {c.doc for c in draft.citations} == {"cong-van.txt"}
+    assert len(gen.calls) == 1 and len(pieces) > 2  # the draft came before the model was asked
     reply = "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [1]."
-    assert "".join(events[:-1]).split() == reply.split()
-    final = events[-1]
+    assert "".join(pieces).split() == reply.split() and final.mode == "generated"  # the model's words replace it
     assert final.timings.first_token_ms <= final.timings.total_ms and final.timings.retrieval_ms > 0
+
+
+def test_when_the_model_s_words_fail_the_draft_is_the_answer(retriever: Retriever) -> None:
+    p, _ = pipeline(retriever, "Văn phòng Quốc hội đã tiếp nhận 99.999 công văn đến [1].")  # a figure of no passage
+    draft, *_, final = list(p.stream(QUESTION))
+    assert isinstance(draft, Draft) and isinstance(final, Answer)
+    assert final.mode == "extractive" and (final.text, final.citations) == (draft.text, draft.citations)
+
+
+def test_no_draft_when_the_question_is_declined_before_the_model(retriever: Retriever) -> None:
+    p, gen = pipeline(retriever, "Không rõ.")
+    events = list(p.stream("Năm 2019 Văn phòng Quốc hội mua bao nhiêu chiếc máy bay trực thăng?"))
+    assert not any(isinstance(e, Draft) for e in events) and events[-1].mode == "abstained"  # type: ignore[union-attr]
+    assert not gen.calls
 
 
 def test_a_stream_left_unread_frees_the_model(retriever: Retriever) -> None:
     p, gen = pipeline(retriever, "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [1].")
     events = p.stream(QUESTION)
-    assert isinstance(next(events), str)
+    assert isinstance(next(events), Draft) and isinstance(next(events), str)
     assert gen.open == 1
     events.close()
     assert gen.open == 0  # the model's own stream was closed, so its lock is free for the next question

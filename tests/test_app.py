@@ -28,6 +28,7 @@ from rag.pipeline import Pipeline
 from rag.retrieve import Retriever
 from rag.server import serve
 from rag.ui import Handlers, build_app
+from rag.view import WRITING
 
 CITIES = ["Huế", "Vinh", "Hội An", "Đà Lạt", "Cần Thơ", "Nha Trang", "Quy Nhơn", "Hải Phòng"]
 HOSTILE = "<img src=x onerror=window.__xss=1> và <script>window.__xss=2</script> và ![ảnh](/leak.png)"
@@ -124,6 +125,21 @@ def test_the_chat_streams_a_draft_then_the_checked_answer_with_its_sources(handl
     assert 'class="rag-mode rag-mode-generated"' in panel
     assert "[1] Thành phố Đà Lạt" in panel and "city3.txt" in panel
     assert "<mark>Thành phố Đà Lạt có 14 cây cầu bắc qua sông." in panel  # the cited sentence, marked
+
+
+def test_the_quote_and_its_sources_come_first_then_the_model_s_words_then_the_answer(handlers: Handlers) -> None:
+    steps = list(handlers.respond(question(3), [], 5))
+    shown_text = [s[0][-1]["content"] for s in steps]
+    panels = [s[2] for s in steps]
+    assert shown_text[0] == "…" and "rag-waiting" in panels[0]  # the question was received
+    draft = shown_text[1]  # next, before the model's first word: the quote, marked as a draft, with its sources
+    assert "14 cây cầu" in draft and "*(Bản nháp: trích nguyên văn)*" in draft and WRITING not in draft
+    assert 'class="rag-draft"' in panels[1] and "city3.txt" in panels[1] and "rag-mode" not in panels[1]
+    writing = shown_text[2:-1]
+    assert writing and all(t.startswith(draft) and WRITING in t for t in writing)  # the model's words below it
+    assert all(p == panels[1] for p in panels[2:-1])  # the draft's sources stay until the answer
+    assert "(Mô hình viết)" in shown_text[-1] and "Bản nháp" not in shown_text[-1]
+    assert 'class="rag-mode rag-mode-generated"' in panels[-1]
 
 
 def test_a_reply_that_fails_its_checks_is_quoted_instead_and_the_panel_says_why(parts: Any) -> None:

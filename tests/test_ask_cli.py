@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from rag.cli import main
 from rag.config import CHECKOUT
 from rag.jsonl import ask_lines
 from rag.payloads import answer_json
+from rag.pipeline import Event
 from rag.retrieve import Retriever
 
 
@@ -89,3 +91,24 @@ def test_json_form_of_an_abstention(retriever: Retriever) -> None:  # noqa: F811
     p, _ = pipeline(retriever, "Tài liệu không có thông tin để trả lời câu hỏi này.")
     row = answer_json(p.ask(QUESTION), "q1")
     assert row["mode"] == "abstained" and row["citations"] == [] and row["id"] == "q1"
+
+
+def test_rag_ask_prints_the_quote_at_once_then_the_model_s_words_then_the_sources(
+    retriever: Retriever,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from rag.console import print_answer
+
+    p, gen = pipeline(retriever, "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [1].")
+    seen: list[str] = []
+
+    def watched() -> Iterator[Event]:
+        for event in p.stream(QUESTION):
+            seen.append(capsys.readouterr().out)  # what was on screen when each event came
+            yield event
+
+    print_answer(watched())
+    out = capsys.readouterr().out
+    assert seen[0] == "" and seen[1].startswith("[Bản nháp: trích nguyên văn] ") and "30.087" in seen[1]
+    assert len(gen.calls) == 1 and "Nguồn:" in out and "cong-van.txt" in out
+    assert "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [1]." in "".join(seen[2:]) + out

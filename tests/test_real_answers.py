@@ -96,7 +96,8 @@ def test_most_known_questions_are_answered(pipeline: Pipeline) -> None:
 
 def test_a_stream_left_unread_frees_the_model(pipeline: Pipeline) -> None:
     events = pipeline.stream("Trong tháng 8/2023, Văn phòng Quốc hội đã phát hành bao nhiêu công văn đi?")
-    assert isinstance(next(events), str)
+    first = next(events)
+    assert isinstance(first if isinstance(first, str) else next(events), str)  # after the draft, if there is one
     events.close()
     assert not pipeline.generator.lock.locked()  # type: ignore[attr-defined]
 
