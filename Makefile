@@ -19,11 +19,13 @@ $(BIN)/pip:
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 # torch first, pinned: the CPU build lies on disk; an unpinned torch pulls a CUDA build.
-# llama-cpp-python compiles from source (about 10-14 min on 2 cores; pip caches the wheel).
-$(STAMP): pyproject.toml | $(BIN)/pip
+# llama-cpp-python compiles from source for this CPU (about 10-14 min on 2 cores, once per CPU: the wheel is kept
+# under a key of the CPU's instruction flags, never in pip's cache; RAG_LLAMA_BUILD=portable for the AVX2 build).
+$(STAMP): pyproject.toml scripts/llama_build.py | $(BIN)/pip
 	$(BIN)/python -m pip install --disable-pip-version-check 'pip>=25,<27'
 	$(BIN)/python -m pip install --disable-pip-version-check torch==2.13.0
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python scripts/llama_build.py
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
 	touch $@
 
 models: $(STAMP)

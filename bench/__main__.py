@@ -9,6 +9,8 @@ Sections, in order (`--only` picks some):
                HNSW, and HNSW's recall@10 (real e5 vectors where the indexing section built them)
   generation   time to first token and tokens/s, the pipeline against llama-cpp-python called
                directly with the same prompt, with the system prompt cached and cold; 0.5B and 1.5B
+  builds       llama.cpp built for this CPU against the portable build: prompt and generation tokens/s, the
+               same GGUF and prompts, each build in its own process, taking turns (smoke: the installed one)
   memory       the running app's resident memory, idle and while answering
 `--only` runs some sections and keeps the others' last results in bench.json. `--smoke` runs every
 section on a tiny size (what CI runs: it proves the command works; its figures mean nothing).
@@ -34,7 +36,7 @@ from typing import Any
 from bench.results import RESULTS, plain
 from rag.config import CHECKOUT
 
-SECTIONS = ("indexing", "embedding", "latency", "generation", "memory")
+SECTIONS = ("indexing", "embedding", "latency", "generation", "builds", "memory")
 
 
 def machine() -> dict[str, Any]:
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault("measured", {})[name] = time.strftime("%Y-%m-%d %H:%M")
 
     def go() -> int:
-        from bench import embedding, generation, indexing, memory, search_latency
+        from bench import builds, embedding, generation, indexing, memory, search_latency
 
         with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
             work = Path(tmp)
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             section("latency", lambda: search_latency.run(args.data, sizes, asked, repeats, real))
             llms = generation.MODELS[:1] if args.smoke else generation.MODELS
             section("generation", lambda: generation.run(2 if args.smoke else 8, llms))
+            section("builds", lambda: builds.run(2 if args.smoke else 8, 1 if args.smoke else 3, llms, args.smoke))
             index = work / "seeds-index"
             section("memory", lambda: memory.run(1 if args.smoke else 5, index if index.exists() else None))
         args.out.mkdir(parents=True, exist_ok=True)

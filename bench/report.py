@@ -12,6 +12,7 @@ from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
+from bench.builds import BuildRow
 from bench.embedding import EmbeddingRow
 from bench.generation import GenerationRow
 from bench.indexing import IndexingRow
@@ -25,6 +26,7 @@ ROWS: dict[str, type] = {
     "embedding": EmbeddingRow,
     "latency": LatencyRow,
     "generation": GenerationRow,
+    "builds": BuildRow,
     "memory": MemoryRow,
 }
 
@@ -101,6 +103,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         check("time to first token p50 ≤ 2 s (default model, cached system prompt)", ttft, 2, "s", False, default.model)
         for what, value in (("ttft", default.overhead_cached_ttft_pct), ("tok_s", default.overhead_cached_tok_s_pct)):
             check(f"pipeline overhead ≤ 10% ({what})", value, 10, "%", False, default.model)
+    for row in results.get("builds", []):
+        if row.build == "native" and row.prompt_speed_up is not None:
+            where = f"{row.model}, {row.prompts} prompts"
+            check("prompt evaluation ≥ 1.5× the portable build's", row.prompt_speed_up, 1.5, "×", True, where)
     memory = results.get("memory")
     if memory:
         check("app memory ≤ 2.5 GB (peak, answering)", memory.peak_rss_mb / 1024, 2.5, "GB", False, "default models")
@@ -172,6 +178,20 @@ SECTIONS: dict[str, tuple[str, list[Column]]] = {
             ("pipeline cached tok_s p50", lambda r: r.pipeline_cached.tok_s_p50),
             ("direct cached tok_s p50", lambda r: r.direct_cached.tok_s_p50),
             ("overhead cached tok_s %", lambda r: r.overhead_cached_tok_s_pct),
+        ],
+    ),
+    "builds": (
+        "llama.cpp builds: this CPU's against the portable one (whole prompts, no cache, 32 tokens)",
+        [
+            ("model", lambda r: r.model),
+            ("build", lambda r: r.build),
+            ("prompts", lambda r: r.prompts),
+            ("prompt tokens p50", lambda r: r.prompt_tokens_p50),
+            ("prompt tok_s p50", lambda r: r.prompt_tok_s_p50),
+            ("generated tok_s p50", lambda r: r.generate_tok_s_p50),
+            ("ttft_ms p50", lambda r: r.ttft_ms_p50),
+            ("prompt speed-up", lambda r: r.prompt_speed_up),
+            ("kernels", lambda r: r.kernels.removeprefix("CPU : ").replace(" = 1", "").replace(" |", "")),
         ],
     ),
     "memory": (

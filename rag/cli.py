@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from rag import embed, indexing, installed, models, store
+from rag import cpu, embed, indexing, installed, models, store
 from rag.answer import require_question
 from rag.config import Settings, describe, load_settings, markdown
 from rag.console import err, human, out, print_answer, print_table
 from rag.edge import run_edge
-from rag.errors import ConfigError
+from rag.errors import ConfigError, GeneratorError
 from rag.jsonl import ask_lines
 from rag.manifest import Manifest, ModelEntry, load_manifest
 from rag.payloads import answer_json, hits_json
@@ -94,8 +94,17 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
         failed |= not status.ok
         mark = "OK " if status.ok else "FAIL"
         out.print(f"{mark} {entry.name}  {status.path}  {human(status.size)}  {status.detail}")
+    try:
+        cpu.check_build(cpu.recorded_build(), cpu.cpu_flags())
+        out.print(f"OK  {cpu.kernels()}", markup=False)
+    except GeneratorError as exc:
+        failed = True
+        out.print(f"FAIL {exc}", markup=False)
     if failed:
-        err.print("error: some models are missing or damaged; see the lines above for how to repair them.")
+        err.print(
+            "error: some models are missing or damaged, or llama.cpp cannot run on this CPU; "
+            "see the lines above for the fix."
+        )
     return 1 if failed else 0
 
 

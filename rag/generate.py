@@ -34,7 +34,7 @@ from typing import Any, Literal, Protocol
 import httpx
 import numpy as np
 
-from rag import installed
+from rag import cpu, installed
 from rag.config import Settings
 from rag.errors import GeneratorError
 from rag.manifest import load_manifest
@@ -106,6 +106,7 @@ class LlamaGenerator:
 
     @classmethod
     def load(cls, path: Path, n_ctx: int = 4096, n_threads: int = 2, name: str | None = None) -> LlamaGenerator:
+        cpu.check_build(cpu.recorded_build(), cpu.cpu_flags())  # before llama.cpp's code runs on this CPU
         from llama_cpp import Llama
 
         try:

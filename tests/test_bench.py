@@ -44,6 +44,9 @@ def test_the_smoke_run_measures_every_section_and_writes_the_report(tmp_path: Pa
     (generation,) = results["generation"]
     assert generation["questions"] >= 1
     assert generation["pipeline_cached"]["ttft_ms_p50"] > 0 and generation["direct_cold"]["ttft_ms_p50"] > 0
+    (build,) = results["builds"]  # the smoke run measures the installed build alone
+    assert build["build"] == "installed" and build["prompts"] == 1 and build["prompt_tok_s_p50"] > 0
+    assert "AVX" in build["kernels"] and build["prompt_speed_up"] is None
     assert 100 < results["memory"]["idle_rss_mb"] <= results["memory"]["peak_rss_mb"]
 
     report = (tmp_path / "bench.md").read_text(encoding="utf-8")
