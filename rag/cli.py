@@ -85,9 +85,10 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
     manifest = load_manifest(settings.manifest_path)
     required = [manifest.get(n) for n in args.names] or configured(settings, manifest)
     entries = required if args.names else list(manifest.models)
-    failed = False
+    failed, sound = False, set()
     for entry in entries:
         status = models.verify(entry, settings.models_path)
+        sound |= {entry.name} if status.ok else set()
         if status.state == "missing" and entry not in required:
             out.print(f"{entry.name}: not installed (optional)")
             continue
@@ -100,6 +101,14 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
     except GeneratorError as exc:
         failed = True
         out.print(f"FAIL {exc}", markup=False)
+    else:
+        llm = next((e for e in required if e.kind == "llm" and e.name in sound), None)
+        if llm is not None and settings.llm_url is None:  # llama.cpp writes with it here, in a process of its own
+            trouble = cpu.runs(settings.models_path / llm.path)
+            failed |= trouble is not None
+            out.print(
+                f"FAIL {trouble}" if trouble else f"OK  llama.cpp writes with {llm.name} on this CPU", markup=False
+            )
     if failed:
         err.print(
             "error: some models are missing or damaged, or llama.cpp cannot run on this CPU; "

@@ -4,14 +4,17 @@
 writes what it was built for into the virtual environment (`rag-llama-build.json`: native or portable, and the
 CPU's instruction flags). Before llama.cpp is loaded, `check_build` compares those flags with this CPU's: a native
 build copied to a CPU without them would crash with an illegal instruction, so it is refused with the fix instead.
-`kernels` reports what llama.cpp itself says it uses (`rag models verify`). An environment installed some other way
-has no record: nothing is refused, and the report says so.
+`kernels` reports what llama.cpp itself says it uses, and `runs` whether it writes with a model here, in a process
+of its own so that a crash is reported, not suffered (both in `rag models verify`). An environment installed some
+other way has no record: nothing is refused, and the report says so.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,11 @@ from rag.errors import GeneratorError
 
 STAMP = "rag-llama-build.json"
 FEATURES = re.compile(r"\b([A-Z][A-Z0-9_]*) = 1\b")
+PROBE = (
+    "import sys, llama_cpp; "
+    "llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=256, n_threads=2, n_threads_batch=2, verbose=False); "
+    "llm.create_completion('Văn phòng Quốc hội', max_tokens=2)"
+)
 
 
 @dataclass(frozen=True)
@@ -80,3 +88,24 @@ def kernels() -> str:
         else "portable build"
     )
     return f"llama.cpp {llama_cpp.__version__}, {how}: {' '.join(on) or info.strip()}"
+
+
+def runs(model: Path, timeout_s: float = 300) -> str | None:
+    """None when llama.cpp, in a process of its own, loads `model` and writes with it; else what went wrong and the
+    fix (a build that crashes on this CPU is reported with the portable build as the way out)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE, str(model)], capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"llama.cpp did not write with {model.name} within {timeout_s:g} s"
+    if done.returncode == 0:
+        return None
+    if done.returncode < 0:
+        name = signal.Signals(-done.returncode).name
+        return (
+            f"llama.cpp crashed ({name}) writing with {model.name} on this CPU; build the portable llama.cpp: "
+            "`RAG_LLAMA_BUILD=portable make` (or `python scripts/llama_build.py --portable`)"
+        )
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    return f"llama.cpp could not write with {model.name}: {lines[-1] if lines else f'exit {done.returncode}'}"

