@@ -180,7 +180,8 @@ def run(questions: int = 8, rounds: int = 3, models: Sequence[str] = MODELS, smo
                     got = measured(sites[name], path, prompts, settings.n_threads)
                     runs[name] += got["runs"]
                     kernels[name] = got["kernels"]
-            portable = statistics.median(r["prompt_tok_s"] for r in runs.get("portable", runs["installed"]))
+            base = runs["portable"] if "portable" in runs else runs["installed"]
+            portable = statistics.median(r["prompt_tok_s"] for r in base)
             for name, done in runs.items():
                 prompt = statistics.median(r["prompt_tok_s"] for r in done)
                 rows.append(
