@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh machine (see README.md):
 #   make run    virtual env + project + default models + index of seeds/, then the chat on http://127.0.0.1:7860
 #   make test   the same installs and Debian's chromium, then the whole test suite (what .ci/run calls)
-# Both are idempotent: pip runs again only when pyproject.toml changed, and
+# Both are idempotent: pip runs again only when pyproject.toml or scripts/llama_build.py changed, and
 # `rag models install` re-checks installed models instead of downloading them again.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
