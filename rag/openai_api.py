@@ -40,7 +40,7 @@ from starlette.routing import Route
 
 from rag.answer import require_question
 from rag.errors import BusyError, GeneratorError, InputError, QuestionError, RagError
-from rag.payloads import AskIn, answer_json, checked
+from rag.payloads import AskIn, answer_json, checked, problems
 from rag.pipeline import Pipeline
 from rag.types import Answer, Turn
 from rag.view import MODES
@@ -153,13 +153,6 @@ def conversation(messages: Sequence[ChatMessage]) -> tuple[str, list[dict[str, s
     return said[-1].text(), history
 
 
-def problems(exc: ValidationError) -> tuple[str, str | None]:
-    """(a one-line message naming each wrong field, the first field named)."""
-    found = [(".".join(str(p) for p in e["loc"]), str(e["msg"])) for e in exc.errors(include_url=False)]
-    message = "; ".join(dict.fromkeys(f"{where or 'body'}: {msg}" for where, msg in found))
-    return message, (found[0][0] or None) if found else None
-
-
 class ChatAPI:
     """The endpoint as an ASGI app (see the module docstring)."""
 
@@ -212,10 +205,10 @@ class ChatAPI:
         question, history = conversation(asked.messages)
         try:
             require_question(question)  # before any wait for the model
-            checked(AskIn, question=question, history=history)
+            ask = checked(AskIn, question=question, history=history)  # as /ask reads them
         except RagError as exc:
             raise ApiError(400, str(exc), param="messages") from None
-        answer = await self.answer(question, [Turn(t["role"], t["content"]) for t in history])  # type: ignore[arg-type]
+        answer = await self.answer(ask.question, [t.turn() for t in ask.history or []])
         made = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": self.collection}
         content, usage = reply_text(answer), _usage(answer)
         if not asked.stream:
@@ -266,8 +259,9 @@ class ChatAPI:
         try:
             asked = ChatIn.model_validate_json(bytes(body))
         except ValidationError as exc:
-            message, param = problems(exc)
-            raise ApiError(400, message, param=param) from None
+            found = problems(exc, whole="body")
+            message = "; ".join(dict.fromkeys(f"{where}: {why}" for where, why in found))
+            raise ApiError(400, message, param=found[0][0] if found and found[0][0] != "body" else None) from None
         if asked.model != self.collection:
             raise ApiError(
                 404,

@@ -105,12 +105,16 @@ def checked(model: type[BaseModel], **values: Any) -> Any:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        problems = []
-        for e in exc.errors(include_url=False):
-            where = ".".join(str(part) for part in e["loc"]) or "arguments"
-            message = str(e["msg"]).removeprefix("Value error, ")
-            problems.append(f"{where}: {message}")
-        raise InputError("; ".join(dict.fromkeys(problems))) from None
+        raise InputError("; ".join(dict.fromkeys(f"{where}: {why}" for where, why in problems(exc)))) from None
+
+
+def problems(exc: ValidationError, whole: str = "arguments") -> list[tuple[str, str]]:
+    """(where, what is wrong) for each error pydantic found, in words that do not depend on its internals; `whole`
+    names a problem of the input as a whole."""
+    return [
+        (".".join(str(part) for part in e["loc"]) or whole, str(e["msg"]).removeprefix("Value error, "))
+        for e in exc.errors(include_url=False)
+    ]
 
 
 def read_history(raw: object) -> list[Turn]:
