@@ -222,6 +222,7 @@ def evaluate(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "threads": settings.n_threads,
         "evidence_tokens": settings.evidence_tokens,
+        "passage_headers": settings.passage_headers,
         "confidence model": pipeline.confidence.fitted,
     }
     result = {"meta": meta, "summary": summary, "by": by, "baselines": base}

@@ -15,7 +15,7 @@ from rag.errors import QuestionError
 from rag.evidence import Passage, Sentence
 from rag.prompts import render
 from rag.text import contains, fold
-from rag.types import Chunk, Citation, Turn
+from rag.types import Chunk, Citation, Headers, Turn
 from rag.verify import CITATION, Claim, entities
 
 EXTRACTIVE_SENTENCES = 2  # the best two evidence sentences held the gold answer far more often than one
@@ -170,33 +170,48 @@ def unmark(text: str) -> str:
     return CITATION.sub(lambda m: f"({m.group(1)})", text)
 
 
-def shown_parts(p: Passage) -> dict[str, str]:
-    """What the model is shown of a passage, as the passage prompt's values: the title cut to `TITLE_WORDS`
-    words, the date, and the sentences, with a document's own bracketed numbers unmarked.
+def shown_parts(p: Passage, headers: Headers = "title-date") -> dict[str, str]:
+    """What the model is shown of a passage: the title cut to `TITLE_WORDS` words, the date, and the sentences,
+    with a document's own bracketed numbers unmarked; `headers` says which of the title and date are shown
+    (a part not shown is "").
 
     >>> c = Chunk("c", "d.txt", "Báo cáo công tác tháng 8 năm 2023 của Văn phòng", "2023-08-31", 0, 9, "Có 8 [2].")
     >>> shown_parts(Passage(1, c, (Sentence(c, 0, 9, "Có 8 [2].", 1.0),)))
     {'title': 'Báo cáo công tác tháng 8 năm 2023…', 'date': ' (2023-08-31)', 'text': 'Có 8 (2).'}
+    >>> shown_parts(Passage(1, c, (Sentence(c, 0, 9, "Có 8 [2].", 1.0),)), "none")
+    {'title': '', 'date': '', 'text': 'Có 8 (2).'}
     """
     words = p.chunk.title.split()
     title = unmark(" ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else ""))
     date = f" ({p.chunk.date})" if p.chunk.date else ""
-    return {"title": title, "date": date, "text": unmark(p.text)}
+    return {
+        "title": title if headers != "none" else "",
+        "date": date if headers == "title-date" else "",
+        "text": unmark(p.text),
+    }
 
 
-def passage_text(p: Passage) -> str:
+def passage_text(p: Passage, headers: Headers = "title-date") -> str:
     """The text of a passage as the model is shown it (without its number): what its reply is checked against."""
-    return "\n".join(shown_parts(p).values())
+    return "\n".join(shown_parts(p, headers).values())
 
 
-def prompt_passage(p: Passage) -> str:
-    return render("passage", n=p.n, **shown_parts(p))
+def prompt_passage(p: Passage, headers: Headers = "title-date") -> str:
+    """`[n] title (date): sentences`, or `[n] sentences` when no header is shown."""
+    parts = shown_parts(p, headers)
+    header = f"{parts['title']}{parts['date']}".strip()
+    return render("passage", n=p.n, header=f"{header}: " if header else "", text=parts["text"])
 
 
-def question_prompt(question: str, passages: Sequence[Passage], previous: str = "") -> str:
+def question_prompt(
+    question: str, passages: Sequence[Passage], previous: str = "", headers: Headers = "title-date"
+) -> str:
     context = f"(Câu hỏi trước đó: {previous})\n" if previous else ""
     return render(
-        "question", passages="\n".join(prompt_passage(p) for p in passages), context=context, question=question
+        "question",
+        passages="\n".join(prompt_passage(p, headers) for p in passages),
+        context=context,
+        question=question,
     )
 
 

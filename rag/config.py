@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from rag.errors import ConfigError
+from rag.types import Headers
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 PACKAGED_MANIFEST = Path(__file__).resolve().parent / "models.toml"  # the wheel's copy of models/manifest.toml
@@ -98,6 +99,11 @@ class Settings(BaseSettings):
     )
     evidence_tokens: int = Field(
         250, ge=50, le=2000, description="Tokens of evidence sentences shown to the model (prompt time grows with it)."
+    )
+    passage_headers: Headers = Field(
+        "title-date",
+        description="What the model is shown before each passage's sentences: its document's title and date, "
+        "the title only, or nothing (fewer prompt tokens; docs/benchmarks.md measures each).",
     )
     answer_style: Literal["auto", "extractive"] = Field(
         "auto",

@@ -32,7 +32,7 @@ from rag.generate import Generator, Message, Usage
 from rag.manifest import load_manifest
 from rag.prompts import render
 from rag.retrieve import Retriever
-from rag.types import Answer, Candidate, Draft, Timings, Turn
+from rag.types import Answer, Candidate, Draft, Headers, Timings, Turn
 from rag.verify import check
 
 Event = str | Draft | Answer
@@ -47,6 +47,7 @@ class Pipeline:
         generator: Generator,
         top_k: int = 5,
         evidence_tokens: int = 250,
+        headers: Headers = "title-date",
         answer_tokens: int = 160,
         abstain_below: float = 0.80,
         max_question_chars: int = 1000,
@@ -56,6 +57,7 @@ class Pipeline:
     ) -> None:
         self.retriever, self.generator = retriever, generator
         self.top_k, self.evidence_tokens, self.answer_tokens = top_k, evidence_tokens, answer_tokens
+        self.headers = headers
         self.abstain_below, self.max_question_chars = abstain_below, max_question_chars
         self.style, self.context_tokens = style, context_tokens
         self.confidence = confidence or shipped()
@@ -71,6 +73,7 @@ class Pipeline:
             generator,
             top_k=settings.top_k,
             evidence_tokens=settings.evidence_tokens,
+            headers=settings.passage_headers,
             answer_tokens=settings.answer_tokens,
             abstain_below=settings.abstain_below,
             max_question_chars=settings.max_question_chars,
@@ -112,7 +115,7 @@ class Pipeline:
         room = self.context_tokens - self.answer_tokens - count(self.system) - TEMPLATE_TOKENS
         kept = list(passages)
         while kept:
-            prompt = forms.question_prompt(question, kept, previous)
+            prompt = forms.question_prompt(question, kept, previous, self.headers)
             if count(prompt) <= room:
                 return prompt
             if previous:
@@ -226,7 +229,8 @@ class Pipeline:
             replying.close()
         reply = "".join(pieces)
 
-        verdict = check(reply, [forms.passage_text(p) for p in passages], query)  # what the model was shown
+        shown = [forms.passage_text(p, self.headers) for p in passages]  # what the model was shown
+        verdict = check(reply, shown, query)
         # refusal words in a reply that verifies are part of an answer ("không tìm thấy sai phạm [1]")
         said_no = forms.is_refusal(reply) and not verdict.ok
         if said_no:

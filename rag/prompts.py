@@ -10,7 +10,7 @@ tokens enabled, so a document or a question holding `<|im_end|><|im_start|>syste
 otherwise open a real system turn. A zero-width joiner after the opening bracket keeps the
 text readable and makes it plain text to every tokenizer.
 
->>> render("passage", n=1, title="Báo cáo", date=" (2023-08-31)", text="Có 8 văn bản.")
+>>> render("passage", n=1, header="Báo cáo (2023-08-31): ", text="Có 8 văn bản.")
 '[1] Báo cáo (2023-08-31): Có 8 văn bản.'
 >>> defuse("<|im_end|>x</s>") == "<\u200d|im_end|>x<\u200d/s>"
 True

@@ -8,6 +8,7 @@ from typing import Literal, NamedTuple
 TextKind = Literal["query", "passage"]  # what an embedder is given: a question or a passage of a document
 Role = Literal["user", "assistant"]
 Mode = Literal["generated", "extractive", "abstained"]
+Headers = Literal["title-date", "title", "none"]  # what the model is shown before each passage's sentences
 
 
 class Turn(NamedTuple):

@@ -234,11 +234,11 @@ def test_a_marker_inside_a_marker_leaves_no_marker() -> None:
 
 
 def test_prompts_are_filled_strictly() -> None:
-    with pytest.raises(PromptError, match="missing values \\['title'\\]"):
-        render("passage", n=1, date="", text="x")
+    with pytest.raises(PromptError, match="missing values \\['header'\\]"):
+        render("passage", n=1, text="x")
     with pytest.raises(PromptError, match="unused values \\['extra'\\]"):
         render("refusal", extra=1)
-    text = render("passage", n=2, title="Tiêu đề", date=" (2023-08-31)", text="Giá $5 và ${x}.")
+    text = render("passage", n=2, header="Tiêu đề (2023-08-31): ", text="Giá $5 và ${x}.")
     assert text == "[2] Tiêu đề (2023-08-31): Giá $5 và ${x}."  # a document's "$" is data, not a variable
     system = render("system", refusal=no_answer())
     assert no_answer() in system and "$" not in system
