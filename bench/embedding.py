@@ -3,13 +3,16 @@
 Backends: torch fp32 through sentence-transformers (the reference); OpenVINO, the export
 `rag models install` writes and the default (OpenVINO computes in bfloat16 on CPUs that have it:
 the results' machine says whether this one does); the same with fp32 forced; ONNX Runtime, fp32
-and dynamically int8-quantised (MatMul weights, per channel), exported here from the same folder.
+and dynamically int8-quantised (MatMul weights, per channel), exported here from the same folder;
+OpenVINO int8 by nncf, weights only (`compress_weights`) or static (`quantize`, calibrated on the chunks and
+sentences of `seeds/`, none of the data it is measured on); the default with batches of 32 or 8, or without
+the padding to a multiple of 16 tokens.
 sentence-transformers' own `backend="onnx"` / `"openvino"` need optimum-onnx / optimum-intel,
 which cannot be installed beside transformers 5.23 (pip: ResolutionImpossible; optimum-onnx pins
 transformers < 4.58, optimum-intel < 5.6), so the same runtimes are called directly, with the
 same tokenizer, prompts, batching and pooling.
 
-Throughput: `--texts` viwiki passages as passages, batch 32, 2 threads, the median of 3 runs
+Throughput: `--texts` viwiki passages as passages, the backend's batches, 2 threads, the median of 3 runs
 after a warm-up. Quality: the 240 XQuAD-vi paragraphs indexed with the backend (rag.indexing),
 then every question searched: recall@1 and @5 for the default hybrid ranking and dense alone,
 and the cosine of each backend's vectors to torch's on the throughput passages.
@@ -30,6 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,8 +83,58 @@ def export_onnx(folder: Path, out: Path) -> tuple[Path, Path]:
     return fp32, int8
 
 
+def calibration_texts(tokenizer: Any, limit: int = 300) -> list[str]:
+    """What an int8 model would be calibrated with where it is installed: the default corpus `seeds/` (the
+    project's own documents, none of XQuAD-vi or viwiki), its chunks as passages and its sentences as queries."""
+    from rag.chunking import chunk_text, split_sentences
+    from rag.ingest import load_documents
+
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    documents, _ = load_documents([CHECKOUT / "seeds"], CHECKOUT)
+    chunks = [c.text for d in documents for c in chunk_text(d.id, d.text, count)]
+    sentences = [c[a:b] for c in chunks for a, b in split_sentences(c)]
+    return ([f"passage: {c}" for c in chunks] + [f"query: {s}" for s in sentences])[:limit]
+
+
+def quantized(folder: Path, out: Path, static: bool) -> Path:
+    """The folder's OpenVINO export compressed by nncf: `static`, weights and activations in int8
+    (post-training quantisation for transformers, calibrated on `calibration_texts`), else int8 weights only."""
+    import nncf
+    import openvino as ov
+    from transformers import AutoTokenizer
+
+    target = out / ("int8-static.xml" if static else "int8-weights.xml")
+    if target.exists():
+        return target
+    model = ov.Core().read_model(str(folder / "openvino" / "model.xml"))
+    if static:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        texts = calibration_texts(tokenizer)
+        encoded = [tokenizer([t], truncation=True, max_length=512, return_tensors="np") for t in texts]
+        feeds = [{k: e[k] for k in ("input_ids", "attention_mask")} for e in encoded]
+        model = nncf.quantize(model, nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(feeds))
+    else:
+        model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+    ov.save_model(model, str(target))
+    return target
+
+
 def backends(folder: Path, work: Path, threads: int) -> dict[str, Callable[[], Embedder]]:
     fp, asks = fingerprint(folder), prompts(folder)
+
+    def compiled(xml: Path, tag: str) -> Embedder:
+        import openvino as ov
+
+        embedder = OpenVINOEmbedder.load(folder, threads, "e5", fp + tag, asks)
+        embedder.compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_NUM_THREADS": threads})
+        return embedder
+
+    def batched(size: int, pad_to: int | None) -> Embedder:
+        embedder = OpenVINOEmbedder.load(folder, threads, "e5", fp + f"-openvino-{size}-{pad_to}", asks)  # own index
+        embedder.batch_size, embedder.pad_to = size, pad_to
+        return embedder
 
     def onnx(path: Path, tag: str) -> Embedder:
         embedder = OpenVINOEmbedder.load(folder, threads, "e5", fp + tag, asks)
@@ -95,6 +149,11 @@ def backends(folder: Path, work: Path, threads: int) -> dict[str, Callable[[], E
     return {
         "torch fp32": lambda: SentenceTransformerEmbedder.load(folder, threads, "e5"),
         "openvino (default)": lambda: OpenVINOEmbedder.load(folder, threads, "e5", fp + "-openvino", asks),
+        "openvino, batches of 32": lambda: batched(32, 16),
+        "openvino, batches of 8": lambda: batched(8, 16),
+        "openvino, unpadded": lambda: batched(16, None),
+        "openvino int8 (nncf static)": lambda: compiled(quantized(folder, work, static=True), "-openvino-int8"),
+        "openvino int8 weights (nncf)": lambda: compiled(quantized(folder, work, static=False), "-openvino-int8w"),
         "openvino f32": lambda: OpenVINOEmbedder.load(folder, threads, "e5", fp + "-openvino-f32", asks, "f32"),
         "onnxruntime fp32": lambda: onnx(exported()[0], "-onnx"),
         "onnxruntime int8": lambda: onnx(exported()[1], "-onnx-int8"),

@@ -97,10 +97,15 @@ class OpenVINOEmbedder:
         dim: int,
         name: str,
         fingerprint: str,
-        batch_size: int = 32,
+        batch_size: int = 16,
+        pad_to: int | None = 16,
     ) -> None:
+        """`batch_size` and `pad_to` (each batch padded to a multiple of that many tokens, so the CPU plugin
+        meets a few shapes again and again instead of a new one per batch) were measured on viwiki passages
+        (docs/benchmarks.md#embedding); padding is masked, so the vectors stay the same."""
         self.compiled, self.tokenizer, self.prompts, self.max_tokens = compiled, tokenizer, prompts, max_tokens
-        self.dim, self.name, self.fingerprint, self.batch_size = dim, name, fingerprint, batch_size
+        self.dim, self.name, self.fingerprint = dim, name, fingerprint
+        self.batch_size, self.pad_to = batch_size, pad_to
 
     @classmethod
     def load(
@@ -139,6 +144,7 @@ class OpenVINOEmbedder:
             encoded = self.tokenizer(
                 [prompt + texts[i] for i in batch],
                 padding=True,
+                pad_to_multiple_of=self.pad_to,
                 truncation=True,
                 max_length=self.max_tokens,
                 return_tensors="np",

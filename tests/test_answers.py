@@ -61,6 +61,26 @@ def test_a_supported_reply_is_generated_with_its_citation(retriever: Retriever) 
     assert prompt.startswith("Đoạn trích:\n[1] Báo cáo công tác tháng 8/2023") and QUESTION in prompt
 
 
+@pytest.mark.parametrize(
+    ("headers", "first_line"),
+    [
+        ("title-date", "[1] Báo cáo công tác tháng 8/2023: Trong tháng 8/2023"),  # the fixture's files have no date
+        ("title", "[1] Báo cáo công tác tháng 8/2023: Trong tháng 8/2023"),
+        ("none", "[1] Trong tháng 8/2023, Văn phòng Quốc hội đã tiếp nhận"),
+    ],
+)
+def test_the_passage_headers_setting_decides_what_precedes_each_passage(
+    retriever: Retriever, headers: str, first_line: str
+) -> None:
+    p, gen = pipeline(retriever, "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [1].", headers=headers)
+    answer = p.ask(QUESTION)
+    prompt = gen.calls[0][1].content
+    assert prompt.split("\n")[1].startswith(first_line)
+    assert answer.mode == "generated", answer.why  # the check reads the passages as the model was shown them
+    if headers == "none":
+        assert "Báo cáo công tác" not in prompt
+
+
 def test_a_citation_of_a_passage_that_does_not_exist_is_reattached(retriever: Retriever) -> None:
     p, _ = pipeline(retriever, "Văn phòng Quốc hội đã tiếp nhận 30.087 công văn đến [7].")
     answer = p.ask(QUESTION)
