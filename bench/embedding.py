@@ -5,8 +5,8 @@ Backends: torch fp32 through sentence-transformers (the reference); OpenVINO, th
 the results' machine says whether this one does); the same with fp32 forced; ONNX Runtime, fp32
 and dynamically int8-quantised (MatMul weights, per channel), exported here from the same folder;
 OpenVINO int8 by nncf, weights only (`compress_weights`) or static (`quantize`, calibrated on the chunks and
-sentences of `seeds/`, none of the data it is measured on); the default with batches of 32 or 8, or without
-the padding to a multiple of 16 tokens.
+sentences of `seeds/`, none of the data it is measured on); the default (batches of 8, padded to a multiple of
+16 tokens) with batches of 16 or 32, or unpadded.
 sentence-transformers' own `backend="onnx"` / `"openvino"` need optimum-onnx / optimum-intel,
 which cannot be installed beside transformers 5.23 (pip: ResolutionImpossible; optimum-onnx pins
 transformers < 4.58, optimum-intel < 5.6), so the same runtimes are called directly, with the
@@ -98,9 +98,10 @@ def calibration_texts(tokenizer: Any, limit: int = 300) -> list[str]:
     return ([f"passage: {c}" for c in chunks] + [f"query: {s}" for s in sentences])[:limit]
 
 
-def quantized(folder: Path, out: Path, static: bool) -> Path:
+def quantized(folder: Path, out: Path, static: bool, calibration: int = 300) -> Path:
     """The folder's OpenVINO export compressed by nncf: `static`, weights and activations in int8
-    (post-training quantisation for transformers, calibrated on `calibration_texts`), else int8 weights only."""
+    (post-training quantisation for transformers, calibrated on `calibration` of `calibration_texts`), else int8
+    weights only."""
     import nncf
     import openvino as ov
     from transformers import AutoTokenizer
@@ -111,7 +112,7 @@ def quantized(folder: Path, out: Path, static: bool) -> Path:
     model = ov.Core().read_model(str(folder / "openvino" / "model.xml"))
     if static:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        texts = calibration_texts(tokenizer)
+        texts = calibration_texts(tokenizer, calibration)
         encoded = [tokenizer([t], truncation=True, max_length=512, return_tensors="np") for t in texts]
         feeds = [{k: e[k] for k in ("input_ids", "attention_mask")} for e in encoded]
         model = nncf.quantize(model, nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(feeds))
@@ -121,8 +122,10 @@ def quantized(folder: Path, out: Path, static: bool) -> Path:
     return target
 
 
-def backends(folder: Path, work: Path, threads: int) -> dict[str, Callable[[], Embedder]]:
+def backends(folder: Path, work: Path, threads: int, smoke: bool = False) -> dict[str, Callable[[], Embedder]]:
+    """Each backend's maker; `smoke` calibrates the static int8 model on 16 texts (it proves the code runs)."""
     fp, asks = fingerprint(folder), prompts(folder)
+    calibration = 16 if smoke else 300
 
     def compiled(xml: Path, tag: str) -> Embedder:
         import openvino as ov
@@ -149,11 +152,11 @@ def backends(folder: Path, work: Path, threads: int) -> dict[str, Callable[[], E
     return {
         "torch fp32": lambda: SentenceTransformerEmbedder.load(folder, threads, "e5"),
         "openvino (default)": lambda: OpenVINOEmbedder.load(folder, threads, "e5", fp + "-openvino", asks),
+        "openvino, batches of 16": lambda: batched(16, 16),
         "openvino, batches of 32": lambda: batched(32, 16),
-        "openvino, batches of 8": lambda: batched(8, 16),
-        "openvino, unpadded": lambda: batched(16, None),
-        "openvino int8 (nncf static)": lambda: compiled(quantized(folder, work, static=True), "-openvino-int8"),
-        "openvino int8 weights (nncf)": lambda: compiled(quantized(folder, work, static=False), "-openvino-int8w"),
+        "openvino, unpadded": lambda: batched(8, None),
+        "openvino int8 (nncf static)": lambda: compiled(quantized(folder, work, True, calibration), "-openvino-int8"),
+        "openvino int8 weights (nncf)": lambda: compiled(quantized(folder, work, False), "-openvino-int8w"),
         "openvino f32": lambda: OpenVINOEmbedder.load(folder, threads, "e5", fp + "-openvino-f32", asks, "f32"),
         "onnxruntime fp32": lambda: onnx(exported()[0], "-onnx"),
         "onnxruntime int8": lambda: onnx(exported()[1], "-onnx-int8"),
@@ -231,7 +234,7 @@ def run(
     measured: list[tuple[str, float, float, Recall | None]] = []
     reference: np.ndarray | None = None
     with tempfile.TemporaryDirectory(prefix="rag-embedding-") as tmp:
-        for name, make in backends(folder, Path(tmp), threads).items():
+        for name, make in backends(folder, Path(tmp), threads, smoke).items():
             if only and name not in only:
                 continue
             embedder = make()

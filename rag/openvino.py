@@ -97,7 +97,7 @@ class OpenVINOEmbedder:
         dim: int,
         name: str,
         fingerprint: str,
-        batch_size: int = 16,
+        batch_size: int = 8,
         pad_to: int | None = 16,
     ) -> None:
         """`batch_size` and `pad_to` (each batch padded to a multiple of that many tokens, so the CPU plugin

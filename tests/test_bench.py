@@ -33,6 +33,11 @@ def test_the_smoke_run_measures_every_section_and_writes_the_report(tmp_path: Pa
     assert list(backends) == [
         "torch fp32",
         "openvino (default)",
+        "openvino, batches of 16",
+        "openvino, batches of 32",
+        "openvino, unpadded",
+        "openvino int8 (nncf static)",
+        "openvino int8 weights (nncf)",
         "openvino f32",
         "onnxruntime fp32",
         "onnxruntime int8",
