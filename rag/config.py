@@ -98,12 +98,12 @@ class Settings(BaseSettings):
         "default", description="The model name sent to RAG_LLM_URL (vLLM wants the served name; llama.cpp ignores it)."
     )
     evidence_tokens: int = Field(
-        250, ge=50, le=2000, description="Tokens of evidence sentences shown to the model (prompt time grows with it)."
+        150, ge=50, le=2000, description="Tokens of evidence sentences shown to the model (prompt time grows with it)."
     )
     passage_headers: Headers = Field(
-        "title-date",
+        "none",
         description="What the model is shown before each passage's sentences: its document's title and date, "
-        "the title only, or nothing (fewer prompt tokens; docs/benchmarks.md measures each).",
+        "the title only, or nothing (fewer prompt tokens, the same accuracy: docs/evaluation.md measures each).",
     )
     answer_style: Literal["auto", "extractive"] = Field(
         "auto",
