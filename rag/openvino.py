@@ -102,10 +102,12 @@ class OpenVINOEmbedder:
     ) -> None:
         """`batch_size` and `pad_to` (each batch padded to a multiple of that many tokens, so the CPU plugin
         meets a few shapes again and again instead of a new one per batch) were measured on viwiki passages
-        (docs/benchmarks.md#embedding); padding is masked, so the vectors stay the same."""
+        (docs/benchmarks.md#embedding); padding is masked, so the vectors stay the same. The tokenizer cannot pad
+        to a multiple that its truncation length is not, so such a model pads to its longest text only."""
         self.compiled, self.tokenizer, self.prompts, self.max_tokens = compiled, tokenizer, prompts, max_tokens
         self.dim, self.name, self.fingerprint = dim, name, fingerprint
-        self.batch_size, self.pad_to = batch_size, pad_to
+        self.batch_size = batch_size
+        self.pad_to = pad_to if pad_to and max_tokens % pad_to == 0 else None
 
     @classmethod
     def load(

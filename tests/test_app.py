@@ -64,7 +64,7 @@ class EchoGenerator:
             self.most = max(self.most, self.active)
         try:
             self.last_prompt = messages[-1].content
-            first = re.search(r"^\[1\] [^:]*: (.+?\.)( |$)", messages[-1].content, re.M)
+            first = re.search(r"^\[1\] (?:[^:\n]*: )?(.+?\.)( |$)", messages[-1].content, re.M)  # header or none
             reply = f"{first.group(1) if first else 'Không rõ.'} [1]"
             for word in reply.split(" "):
                 time.sleep(self.delay)
