@@ -276,7 +276,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             reports.append((f"  {run.name}, other half (not fitted on)", [run], other))
     reports += [(f"not fitted on: {r.name}", [r], None) for r in args.report]
     for label, folders, ids in reports:
-        outcome = decide(read_runs(folders, ids), model, g, e)
+        chosen = read_runs(folders, ids)
+        if not chosen:  # a run of one half only (`python -m eval --articles b`) has nothing in the other
+            continue
+        outcome = decide(chosen, model, g, e)
         print(f"\n{label}")
         for name, value in outcome.figures().items():
             print(f"  {name}: {value if not isinstance(value, float) else round(value, 3)}")
