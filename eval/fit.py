@@ -256,13 +256,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     generated = sum(1 for q in asked if q.generated and not q.gated)
     quoted = sum(1 for q in asked if q.quoted and not q.gated)
     runs = " ".join(p.name for p in args.runs)
+    fitted_on = " ".join(p.name for p in args.runs if read_runs([p], half))  # a run of the other half gives none
     where = f", the documents of half {args.articles}" if args.articles else ""
     command = f"python -m eval.fit {runs}" + (
         f" --xquad ../shared/data/xquad_vi --articles {args.articles}" if args.articles else ""
     )
     model["fitted"] = (
         f"logistic regressions (L2 {PENALTY}) on {generated} model answers and {quoted} quotes of "
-        f"{len(asked)} questions ({runs}{where}); thresholds: the most right answers with at most {MAX_WRONG:.0%} "
+        f"{len(asked)} questions ({fitted_on}{where}); thresholds: the most right answers with at most {MAX_WRONG:.0%} "
         f"of the questions answered wrongly; {time.strftime('%Y-%m-%d')}, `{command}`"
     )
     args.out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
