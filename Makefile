@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.rag-installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast models lint chromium
+.PHONY: run test test-fast models lint chromium readers
 
 # A venv whose creation failed half-way is removed, so the next run starts it again.
 $(BIN)/pip:
@@ -31,7 +31,15 @@ $(STAMP): pyproject.toml scripts/llama_build.py | $(BIN)/pip
 models: $(STAMP)
 	$(BIN)/rag models install
 
-run: models
+# The document tools from Debian: Tesseract and its Vietnamese model (scanned pages), antiword and catdoc (.doc).
+READER_PACKAGES := tesseract-ocr tesseract-ocr-vie antiword catdoc
+readers:
+	@command -v tesseract >/dev/null && command -v antiword >/dev/null && command -v catdoc >/dev/null && \
+	  tesseract --list-langs 2>/dev/null | grep -qx vie || { echo "installing Debian's $(READER_PACKAGES)"; \
+	  $(SUDO) apt-get install -y --no-install-recommends $(READER_PACKAGES) || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(READER_PACKAGES); }; }
+
+run: models readers
 	$(BIN)/rag index seeds
 	$(BIN)/python app.py
 
@@ -43,12 +51,12 @@ chromium:
 	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium curl; }; }
 
 # The tests use the manifest's default models, whatever RAG_LLM / rag.toml choose for the chat.
-test: $(STAMP) chromium
+test: $(STAMP) chromium readers
 	$(BIN)/rag models install --defaults
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP) chromium
+test-fast: $(STAMP) chromium readers
 	$(BIN)/python -m pytest -m 'not real'
 
 lint: $(STAMP)

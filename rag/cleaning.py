@@ -6,8 +6,14 @@ After `rag.text.normalize`:
   lines after it (bullets, or short lines that end without a stop), up to the next
   real paragraph. A document without such a heading loses nothing;
 - the source attribution ("Nguồn …", "Theo: …" on a line of its own) and a line that is
-  only a date become metadata and leave the text; a leading headline (short, no final
-  stop) becomes the title;
+  only a date become metadata and leave the text;
+- the title: the file's own (its metadata, a Markdown or Word heading) unless it is a
+  program's placeholder ("Microsoft Word - x.doc", "Untitled", a file name); else a
+  leading headline (a short first line with no final stop) that is not caption-like (a
+  photo caption, "Toàn cảnh …", "Ảnh: …", or an attendance line, "Tham dự … có …"), and
+  leaves the text; else one is derived from the first informative sentence (not
+  caption-like, six words or more): the whole of a sentence of up to 21 words, else cut
+  where a clause ends within 8 to 20 words, else at 16 words; `title_derived` says so;
 - a paragraph, or a sentence of 30 characters or more, repeated inside the document is
   kept once (the first time): the seeds repeat whole paragraphs and parts of them.
 This module does not read files (`rag.readers`).
@@ -20,10 +26,10 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from rag.chunking import split_sentences
-from rag.readers import Extracted
+from rag.types import Extracted
 from rag.text import normalize
 
-CLEANING_VERSION = 1  # bump when cleaning changes its output: the index rebuilds
+CLEANING_VERSION = 2  # bump when cleaning changes its output: the index rebuilds
 NAV_HEADINGS = frozenset(
     normalize(h).casefold()
     for h in (
@@ -53,6 +59,19 @@ FULL_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
 LIST_ITEM = re.compile(r"^[-–•*+]\s*")
 SENTENCE_END = '.!?…:;"”)'
 SHORT_LINE = 120
+# What starts a photo caption or an attendance line in Vietnamese news, not a headline: "Toàn cảnh cuộc họp",
+# "Ảnh: TTXVN", "Các đại biểu dự hội nghị", "Tham dự cuộc họp còn có …", "Cùng dự có …"
+CAPTION = re.compile(
+    r"^(?:toàn cảnh|quang cảnh|(?:các )?đại biểu (?:dự|tham dự)\b|(?:cùng )?tham dự\b|cùng dự\b)|\(ảnh\b|\bảnh\s*:",
+    re.IGNORECASE,
+)
+PLACEHOLDER_TITLE = re.compile(
+    r"^(?:microsoft (?:word|powerpoint) - .*|untitled\b.*|document\d*|tài liệu\d*|.*\.(?:docx?|pdf|rtf|txt|odt))$",
+    re.IGNORECASE,
+)
+TITLE_WORDS = 16
+CLAUSE_WORDS = (8, 21)  # a derived title ends at the first clause that ends within these many words
+MIN_TITLE_WORDS = 6
 
 
 class Cleaned(NamedTuple):
@@ -62,6 +81,7 @@ class Cleaned(NamedTuple):
     date: str | None  # ISO 8601, when the document states a full date
     source: str | None  # the attribution line, kept as metadata
     text: str
+    title_derived: bool = False  # no headline: the title was cut from the first informative sentence
 
 
 def _is_list_like(line: str) -> bool:
@@ -102,14 +122,58 @@ def clean(raw: Extracted, fallback_title: str) -> Cleaned:
             if (m := FULL_DATE.search(line)) and (date := _iso(*m.groups())):
                 break
     title = normalize(raw.title or "") or None  # a blank title in a file's metadata is no title
-    if len(body) > 1 and len(body[0]) <= 200 and not body[0].endswith(tuple(SENTENCE_END)):
+    if title is not None and PLACEHOLDER_TITLE.match(title):
+        title = None
+    if len(body) > 1 and is_headline(body[0]):
         title = title or body[0]
         if body[0] == title:
             body = body[1:]
-    if title is None:
+    derived = title is None
+    if title is None:  # no headline: the first informative sentence, else the first line, else the file's name
         words = (body[0] if body else fallback_title).split()
-        title = " ".join(words[:12]) + ("…" if len(words) > 12 else "")
-    return Cleaned(title, date, source, "\n".join(drop_repeats(body)))
+        title = derive_title(body) or " ".join(words[:12]) + ("…" if len(words) > 12 else "")
+    return Cleaned(title, date, source, "\n".join(drop_repeats(body)), derived)
+
+
+def caption_like(line: str) -> bool:
+    """A photo caption or an attendance line, not what a document is about.
+
+    >>> caption_like("Toàn cảnh cuộc làm việc"), caption_like("Tham dự cuộc họp còn có các Phó Chủ nhiệm.")
+    (True, True)
+    >>> caption_like("Chủ tịch Quốc hội làm việc với Văn phòng Quốc hội")
+    False
+    """
+    return bool(CAPTION.search(line))
+
+
+def is_headline(line: str) -> bool:
+    """A first line that names the document: short, no final stop, not a caption, not a table row."""
+    return (
+        len(line) <= 200
+        and not line.endswith(tuple(SENTENCE_END))
+        and not caption_like(line)
+        and " | " not in line
+        and len(line.split()) >= 2
+    )
+
+
+def derive_title(body: Sequence[str]) -> str | None:
+    """The first informative sentence of the first paragraphs (not caption-like, six words or more), cut.
+
+    >>> derive_title(["Toàn cảnh cuộc họp", "Sáng 7/9, Văn phòng Quốc hội họp giao ban với các vụ, đơn vị."])
+    'Sáng 7/9, Văn phòng Quốc hội họp giao ban với các vụ, đơn vị'
+    """
+    for paragraph in body[:10]:
+        for a, b in split_sentences(paragraph):
+            sentence = paragraph[a:b].strip()
+            words = sentence.split()
+            if len(words) >= MIN_TITLE_WORDS and not caption_like(sentence) and " | " not in sentence:
+                if len(words) <= CLAUSE_WORDS[1]:
+                    return normalize(sentence.rstrip(".!?…")) or None
+                # at the end of a clause when one ends soon enough, else after TITLE_WORDS words
+                ends = [i for i in range(*CLAUSE_WORDS) if words[i - 1].endswith((",", ";", ":"))]
+                return normalize(" ".join(words[: ends[0] if ends else TITLE_WORDS]).rstrip(",;:") + "…")
+    return None
 
 
 def drop_repeats(paragraphs: Sequence[str], min_chars: int = 30) -> list[str]:

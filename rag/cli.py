@@ -122,9 +122,25 @@ def cmd_index(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths] or [settings.home / "seeds"]
     embedder = embed.from_settings(settings)
     with ConsoleProgress(err) as progress:
-        report = indexing.update(paths, embedder, settings, prune=args.prune, rebuild=args.rebuild, progress=progress)
+        report = indexing.update(
+            paths, embedder, settings, prune=args.prune, rebuild=args.rebuild, progress=progress, restore=args.restore
+        )
     for skipped in report.skipped:
         err.print(f"skipped {skipped.path}: {skipped.reason}", markup=False)
+    if report.withheld:
+        err.print(
+            f"left out {len(report.withheld)} document(s) removed from the index earlier "
+            f"({', '.join(report.withheld)}); `rag index --restore` brings them back",
+            markup=False,
+        )
+    if report.restored:
+        out.print(f"restored {len(report.restored)} document(s) removed earlier: {', '.join(report.restored)}")
+    if report.ocr_pages:
+        out.print(
+            f"OCR: {report.ocr_pages} pages in {report.ocr_seconds:.1f} s "
+            f"({report.ocr_pages / max(report.ocr_seconds, 1e-9):.2f} pages/s)",
+            markup=False,
+        )
     if report.rebuild_reason:
         out.print(f"rebuilt: {report.rebuild_reason}.", markup=False)
     rate = (
@@ -281,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     idx.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: seeds/)")
     idx.add_argument("--prune", action="store_true", help="drop indexed documents that are not under PATH any more")
     idx.add_argument("--rebuild", action="store_true", help="embed everything again, ignoring the current index")
+    idx.add_argument(
+        "--restore", action="store_true", help="index again the documents under PATH that were removed on purpose"
+    )
     idx.set_defaults(func=cmd_index)
 
     search = sub.add_parser("search", help="print the passages that best match a question")

@@ -129,6 +129,21 @@ class Settings(BaseSettings):
         le=4096,
         description="Largest file `rag index` reads, in megabytes; larger files are skipped with the reason.",
     )
+    ocr: bool = Field(
+        True,
+        description="Read scanned PDF pages and images by OCR when Tesseract and its model for `ocr_language` are "
+        "installed (false: such files are skipped with the reason).",
+    )
+    ocr_language: str = Field(
+        "vie", pattern=r"^[a-z_]+(\+[a-z_]+)*$", description="Tesseract's language model(s), e.g. vie or vie+eng."
+    )
+    ocr_dpi: int = Field(300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR.")
+    ocr_max_pages: int = Field(
+        300, ge=1, description="A document with more pages to read by OCR than this is skipped with the reason."
+    )
+    ocr_page_timeout_s: float = Field(
+        120, gt=0, description="A page that takes Tesseract longer than this, in seconds, stops its document."
+    )
     auth: str | None = Field(
         None, description="user:password to require a login in the app (default: none; it binds 127.0.0.1 only)."
     )

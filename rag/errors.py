@@ -16,6 +16,15 @@ class RagError(Exception):
     exit_code = 1
 
 
+class ReadError(Exception):
+    """A file that cannot be read: not a failure of the run (the file is skipped with this reason) but the
+    reason shown to the user, in English; `vi` is the same in Vietnamese."""
+
+    def __init__(self, reason: str, vi: str) -> None:
+        super().__init__(reason)
+        self.vi = vi
+
+
 class ConfigError(RagError):
     """Settings or the model manifest are invalid."""
 

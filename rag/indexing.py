@@ -31,6 +31,7 @@ from rag.embed import Embedder
 from rag.errors import IndexCorruptError, NothingToIndexError
 from rag.ingest import load_documents
 from rag.lexical import LEXICAL_VERSION
+from rag.ocr import Ocr
 from rag.progress import NoProgress, Progress
 from rag.store import IndexSettings
 from rag.text import NORMALIZATION_VERSION
@@ -56,6 +57,10 @@ class Report:
     embed_seconds: float = 0.0
     total_chunks: int = 0
     written: bool = False
+    withheld: list[str] = field(default_factory=list)  # found, but removed on purpose earlier: left out
+    restored: list[str] = field(default_factory=list)  # removed earlier, brought back by `restore`
+    ocr_pages: int = 0  # pages read by OCR in this run
+    ocr_seconds: float = 0.0
 
 
 def build_settings(embedder: Embedder, settings: Settings) -> IndexSettings:
@@ -110,13 +115,13 @@ def update(
     prune: bool = False,
     rebuild: bool = False,
     progress: Progress | None = None,
+    restore: bool = False,
 ) -> Report:
     """Index `paths` into `settings.index_path`; see the module docstring."""
     progress = progress or NoProgress()
     index_dir = settings.index_path
-    progress.step("reading documents")
-    documents, skipped = load_documents(paths, settings.home, settings.max_document_mb)
     wanted = build_settings(embedder, settings)
+    ocr = Ocr.from_settings(settings, progress)
     with store.lock(index_dir):
         store.remove_stale(index_dir)  # a killed run's folder goes now, even when this run has nothing to write
         try:
@@ -130,6 +135,21 @@ def update(
             reason = _difference(_core(previous.settings), _core(wanted))
         # with a rebuild, nothing is reused: documents from earlier runs are embedded again from their stored text
         old = previous if reason is None else None
+        progress.step("reading documents")
+        # a file whose bytes are those indexed is not read again (a scan is not OCR'd again) unless cleaning changed
+        known = previous.documents if previous is not None and _same_reading(previous.settings, wanted) else {}
+        documents, skipped = load_documents(paths, settings.home, settings.max_document_mb, ocr, known)
+        withheld: list[str] = []
+        restored: list[str] = []
+        removed_before = dict(previous.removed) if previous is not None else {}
+        for document in list(documents):
+            if document.id in removed_before:
+                if restore:
+                    restored.append(document.id)
+                    del removed_before[document.id]
+                else:
+                    withheld.append(document.id)
+                    documents.remove(document)
         if previous is None and not documents:
             raise NothingToIndexError(
                 "found no document to index under " + ", ".join(str(p) for p in paths) + " (see the skipped files)."
@@ -169,12 +189,16 @@ def update(
                 kept.append(doc_id)
 
         def report(**outcome: Any) -> Report:
-            return Report(added, changed, unchanged, removed, kept, skipped, reason, **outcome)
+            pages, seconds = (ocr.pages_read, ocr.seconds) if ocr is not None else (0, 0.0)
+            return Report(
+                added, changed, unchanged, removed, kept, skipped, reason, **outcome,
+                withheld=withheld, restored=restored, ocr_pages=pages, ocr_seconds=seconds,
+            )  # fmt: skip
 
         derived_changed = previous is not None and any(
             getattr(previous.settings, k) != getattr(wanted, k) for k in DERIVED
         )
-        if old is not None and not fresh and not removed and not derived_changed:
+        if old is not None and not fresh and not removed and not restored and not derived_changed:
             return report(total_chunks=len(old.chunks))
 
         new_chunks = [chunk for document in fresh for chunk in chunk_document(document, embedder, settings)]
@@ -198,7 +222,7 @@ def update(
             all_documents.append(document)
         matrix = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
         progress.step("writing the index")
-        store.write(index_dir, wanted, all_documents, all_chunks, matrix)
+        store.write(index_dir, wanted, all_documents, all_chunks, matrix, removed_before)
     return report(embedded=len(new_chunks), embed_seconds=seconds, total_chunks=len(all_chunks), written=True)
 
 
@@ -215,7 +239,8 @@ def _embed(chunks: Sequence[Chunk], embedder: Embedder, progress: Progress) -> t
 
 
 def remove(doc_ids: Collection[str], settings: Settings) -> list[str]:
-    """Drop these documents from the index (nothing is embedded); the ids that were there and are gone."""
+    """Drop these documents from the index (nothing is embedded); the ids that were there and are gone. The index
+    remembers them: indexing their folder again leaves them out, unless `restore` is asked for."""
     index_dir = settings.index_path
     with store.lock(index_dir):
         previous = store.load(index_dir)
@@ -224,5 +249,15 @@ def remove(doc_ids: Collection[str], settings: Settings) -> list[str]:
             return []
         keep = [i for i, c in enumerate(previous.chunks) if c.doc_id not in gone]
         documents = [d for doc_id, d in sorted(previous.documents.items()) if doc_id not in gone]
-        store.write(index_dir, previous.settings, documents, [previous.chunks[i] for i in keep], previous.vectors[keep])
+        removed = {**previous.removed, **{doc_id: previous.documents[doc_id].content_hash for doc_id in gone}}
+        chunks = [previous.chunks[i] for i in keep]
+        store.write(index_dir, previous.settings, documents, chunks, previous.vectors[keep], removed)
     return gone
+
+
+def _same_reading(built: IndexSettings, wanted: IndexSettings) -> bool:
+    """Whether documents read for `built` read the same now (cleaning and normalisation unchanged)."""
+    return (built.cleaning_version, built.normalization_version) == (
+        wanted.cleaning_version,
+        wanted.normalization_version,
+    )

@@ -2,7 +2,8 @@
 into `Document`s.
 
 One unreadable file never stops the run: it is returned as `Skipped` with its reason, and so
-is every unsupported file. Before a reader sees a file it must be a regular file (not a FIFO
+is every unsupported file. Text in a pre-Unicode Vietnamese encoding (TCVN3, VNI), whatever
+the format it came in, is converted by `rag.legacy`; scans are read by the `Ocr` given. Before a reader sees a file it must be a regular file (not a FIFO
 or a device), not empty, and under the size limit (`RAG_MAX_DOCUMENT_MB`, checked by `stat`
 before a byte is read). A document's id is its path relative to the home folder.
 This module does not chunk, embed or index.
@@ -12,11 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import stat
-from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from rag import legacy
 from rag.cleaning import clean
-from rag.readers import MB, READERS, SUPPORTED, ReadError
+from rag.errors import ReadError
+from rag.ocr import Ocr
+from rag.readers import MB, READERS, SUPPORTED
 from rag.types import Document, Skipped
 
 
@@ -33,8 +38,11 @@ def iter_files(paths: Iterable[Path]) -> Iterable[Path]:
             yield path
 
 
-def load_file(path: Path, home: Path, max_mb: float = 50) -> Document | Skipped:
-    """One file as a `Document`, or `Skipped` with the reason it could not be used; none over `max_mb` is read."""
+def load_file(
+    path: Path, home: Path, max_mb: float = 50, ocr: Ocr | None = None, known: Mapping[str, Document] | None = None
+) -> Document | Skipped:
+    """One file as a `Document`, or `Skipped` with the reason it could not be used; none over `max_mb` is read.
+    A file whose id and bytes are those of a `known` document is not read again: that document is returned."""
     suffix = path.suffix.lower()
     shown = str(path)
     if suffix not in SUPPORTED:
@@ -60,7 +68,10 @@ def load_file(path: Path, home: Path, max_mb: float = 50) -> Document | Skipped:
                 f"{size:.1f} MB, quá giới hạn {max_mb:g} MB (RAG_MAX_DOCUMENT_MB)",
             )
         content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
-        raw = READERS[suffix](path)
+        before = (known or {}).get(document_id(path, home))
+        if before is not None and before.content_hash == content_hash:
+            return replace(before, path=shown)
+        raw = READERS[suffix](path, ocr)
     except ReadError as exc:
         return Skipped(shown, str(exc), exc.vi)
     except OSError as exc:
@@ -72,15 +83,42 @@ def load_file(path: Path, home: Path, max_mb: float = 50) -> Document | Skipped:
             f"damaged or unreadable {suffix} file ({detail})",
             f"tệp {suffix} bị hỏng hoặc không đọc được ({detail})",
         )
-    title, date, source, text = clean(raw, fallback_title=path.stem)
-    if not text:
+    encoding = raw.encoding
+    if encoding is None:
+        repaired, encoding = legacy.repair(raw.text)
+        if encoding is not None:
+            title = legacy.to_unicode(raw.title, encoding) if raw.title else raw.title
+            raw = replace(raw, text=repaired, title=title, encoding=encoding)
+    cleaned = clean(raw, fallback_title=path.stem)
+    if not cleaned.text:
         return Skipped(shown, "no text left after cleaning", "không còn chữ nào sau khi làm sạch")
+    return Document(
+        document_id(path, home),
+        shown,
+        cleaned.title,
+        cleaned.date,
+        cleaned.source,
+        cleaned.text,
+        content_hash,
+        title_derived=cleaned.title_derived,
+        encoding=encoding,
+        ocr_pages=raw.ocr_pages,
+    )
+
+
+def document_id(path: Path, home: Path) -> str:
+    """A document's id: its path relative to `home` (resolved) when inside it, else its absolute path."""
     resolved = path.resolve()
-    doc_id = resolved.relative_to(home).as_posix() if resolved.is_relative_to(home) else resolved.as_posix()
-    return Document(doc_id, shown, title, date, source, text, content_hash)
+    return resolved.relative_to(home).as_posix() if resolved.is_relative_to(home) else resolved.as_posix()
 
 
-def load_documents(paths: Sequence[Path], home: Path, max_mb: float = 50) -> tuple[list[Document], list[Skipped]]:
+def load_documents(
+    paths: Sequence[Path],
+    home: Path,
+    max_mb: float = 50,
+    ocr: Ocr | None = None,
+    known: Mapping[str, Document] | None = None,
+) -> tuple[list[Document], list[Skipped]]:
     """Every supported file under `paths` as a `Document`; the rest as `Skipped`, with reasons (see `load_file`)."""
     documents: list[Document] = []
     skipped: list[Skipped] = []
@@ -88,7 +126,7 @@ def load_documents(paths: Sequence[Path], home: Path, max_mb: float = 50) -> tup
         if not path.exists():
             skipped.append(Skipped(str(path), "no such file or folder", "không có tệp hay thư mục này"))
             continue
-        result = load_file(path, home.resolve(), max_mb)
+        result = load_file(path, home.resolve(), max_mb, ocr, known)
         if isinstance(result, Document):
             if any(d.id == result.id for d in documents):
                 continue  # the same file reached twice (a folder and a file in it, or two spellings)

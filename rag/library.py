@@ -113,7 +113,10 @@ class Library:
                         target.replace(previous)
                     placed[target] = previous
                     shutil.copyfile(path, target)
-                report = indexing.update(list(placed), self.retriever.embedder, self.settings, progress=progress)
+                # an upload is asked for: a document removed earlier under this name comes back
+                report = indexing.update(
+                    list(placed), self.retriever.embedder, self.settings, progress=progress, restore=True
+                )
             except BaseException:
                 for target, previous in placed.items():  # as it was: no stray new file, no lost old one
                     _restore(target, previous)
@@ -128,7 +131,8 @@ class Library:
         return Upload(report.added, report.changed, report.unchanged, refused, report.skipped, report.total_chunks)
 
     def remove(self, doc_id: str) -> bool:
-        """Drop a document from the index, and its file when it was uploaded here; False when it was not indexed."""
+        """Drop a document from the index, and its file when it was uploaded here; False when it was not indexed.
+        The index remembers the removal: `make run` indexing `seeds/` again does not bring it back."""
         with self._writing:
             document = next((d for d, _ in self.retriever.documents() if d.id == doc_id), None)
             if not indexing.remove([doc_id], self.settings):

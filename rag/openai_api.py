@@ -188,7 +188,7 @@ class ChatAPI:
     # --- the routes -----------------------------------------------------------------------------------------
     async def models(self, request: Request) -> Response:
         self.authorize(request)
-        documents = self.pipeline.retriever.documents()
+        documents = self.pipeline.retriever.current().documents()
         model = {
             "id": self.collection,
             "object": "model",

@@ -167,8 +167,18 @@ def hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
 
 
 def documents_json(documents: Sequence[tuple[Document, int]]) -> list[dict[str, Any]]:
-    """The indexed documents, by id: title, date, source and how many chunks each has."""
+    """The indexed documents, by id: title (and whether it was derived from the text), date, source, how many
+    chunks each has, the pages read by OCR and the legacy encoding its text was converted from."""
     return [
-        {"id": d.id, "title": d.title, "date": d.date, "source": d.source, "chunks": chunks}
+        {
+            "id": d.id,
+            "title": d.title,
+            "title_derived": d.title_derived,
+            "date": d.date,
+            "source": d.source,
+            "chunks": chunks,
+            "ocr_pages": d.ocr_pages,
+            "converted_from": d.encoding,
+        }
         for d, chunks in sorted(documents, key=lambda dc: dc[0].id)
     ]

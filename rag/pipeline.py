@@ -92,7 +92,9 @@ class Pipeline:
             installed.llm_path(settings, manifest)
         installed.embedder_path(settings, manifest)
         index = store.load(settings.index_path)
-        retriever = Retriever(index, embed.from_settings(settings), settings.dense_weight, settings.fusion)
+        retriever = Retriever(
+            index, embed.from_settings(settings), settings.dense_weight, settings.fusion, follow=settings.index_path
+        )
         pipeline = cls.from_settings(settings, retriever, generate.from_settings(settings))
         pipeline.warm_up()
         return pipeline
@@ -155,12 +157,13 @@ class Pipeline:
         # earlier turns are bounded like the question: a follow-up carries the previous question into the prompt
         history = [Turn(role, content[: self.max_question_chars]) for role, content in history]
         query, previous = forms.standalone(question, history)
-        hits = self.retriever.search(query, k=top_k or self.top_k)
+        retriever = self.retriever.current()  # one index for the whole answer, the live one when it was replaced
+        hits = retriever.search(query, k=top_k or self.top_k)
         passages = evidence.select(query, hits, self.generator.count_tokens, self.evidence_tokens)
         retrieval_ms = ms()
         retrieved = tuple(h.chunk.doc_id for h in hits)
 
-        context = Context.of(question, query, [h.dense for h in hits], self.retriever.idf)
+        context = Context.of(question, query, [h.dense for h in hits], retriever.idf)
 
         def done(
             decision: Decision,

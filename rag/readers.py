@@ -1,18 +1,18 @@
 """Reading files: one reader a format, and the checks that refuse hostile files before a parser sees them.
 
 Each format has a well-kept library: trafilatura for HTML (it removes page boilerplate
-itself), pypdf, python-docx; text files that are not UTF-8 are decoded from the encoding
-charset-normalizer detects (Windows-1258 and friends), or reported. A reader returns the raw
-text with the metadata its format carries (`Extracted`), or raises `ReadError` with the reason
-a person is shown.
+itself), pypdf, Word files in `rag.word`; text files that are not UTF-8 are decoded from the
+pre-Unicode Vietnamese encodings when `rag.legacy` recognises one (TCVN3, VNI), else from the
+encoding charset-normalizer detects (Windows-1258 and friends), or reported. Scanned pages
+(PDF pages without a text layer, and images) are read by OCR (`rag.ocr`) when Tesseract is
+installed. A reader returns the raw text with the metadata its format carries (`Extracted`),
+or raises `ReadError` with the reason a person is shown.
 
 Hostile content is refused with its reason: binary data in a text or HTML file (a NUL byte
 without a UTF-16/32 byte-order mark, or control characters in more than 1% of its first
-100,000 characters), and a non-UTF-8 file under 64 bytes, too short for its encoding to be
-told from noise. A .docx is a zip: its directory alone is read first, and it is refused when
-it is no zip, when its parts would unpack to more than 200 MB in all, or when a part over 10 MB
-unpacks to more than 200 times its packed size (a zip bomb); nothing is decompressed to find
-out. A PDF with no text at all has no text layer (scanned pages): the reason says to OCR it.
+100,000 characters), a non-UTF-8 file under 64 bytes, too short for its encoding to be
+told from noise, and the scans `rag.ocr` bounds (too many pages, too many pixels, too slow).
+A PDF with no text and no OCR has no text layer: the reason says what to install.
 Deeply nested HTML needs no guard: libxml2 stops at 256 levels (text nested deeper is dropped,
 the text above kept) and 100,000 nested tags take well under a second.
 
@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import codecs
 import re
-import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from rag import legacy, word
+from rag.errors import ReadError
+from rag.ocr import INSTALL, Ocr, frame_count, image_frames, open_image, render_pdf_pages
+from rag.types import Extracted
+
 TEXT_TYPES = frozenset({".txt", ".md", ".markdown"})
-SUPPORTED = TEXT_TYPES | {".html", ".htm", ".pdf", ".docx"}
+IMAGE_TYPES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+SUPPORTED = TEXT_TYPES | IMAGE_TYPES | {".html", ".htm", ".pdf", ".docx", ".doc"}
 MB = 1024 * 1024
 MIN_GUESS_BYTES = 64  # shorter non-UTF-8 files are not guessed at: random bytes pass for UTF-16 or Shift-JIS
 CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # control characters, not tab, line or page breaks
@@ -41,38 +45,22 @@ BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-DOCX_MAX_UNPACKED_MB = 200
-DOCX_MAX_RATIO = 200  # a part over DOCX_RATIO_FROM_MB unpacking to more than this many times its packed size
-DOCX_RATIO_FROM_MB = 10
+OCR_BELOW_CHARS = 20  # a PDF page with fewer characters of text than this is read by OCR (a scan, maybe numbered)
+Reader = Callable[[Path, Ocr | None], Extracted]
 
 
-class ReadError(Exception):
-    """A file that cannot be read; the message is the reason shown to the user, `vi` the same in Vietnamese."""
-
-    def __init__(self, reason: str, vi: str) -> None:
-        super().__init__(reason)
-        self.vi = vi
-
-
-@dataclass(frozen=True)
-class Extracted:
-    """Raw text out of a reader, with whatever metadata the format carries."""
-
-    text: str
-    title: str | None = None
-    date: str | None = None
-
-
-def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16/32 with a BOM, else the encoding charset-normalizer detects; never binary.
+def decode(data: bytes) -> tuple[str, str | None]:
+    """UTF-8 (with or without BOM), UTF-16/32 with a BOM, else TCVN3 or VNI when `rag.legacy` recognises them,
+    else the encoding charset-normalizer detects; never binary. The text, and the legacy encoding it was in.
 
     >>> decode("Hòa bình".encode("utf-16"))
-    'Hòa bình'
+    ('Hòa bình', None)
     >>> decode(b"\\x7fELF\\x02\\x01\\x01\\x00\\x00")
     Traceback (most recent call last):
-    rag.readers.ReadError: binary data, not text (it has NUL bytes)
+    rag.errors.ReadError: binary data, not text (it has NUL bytes)
     """
     encoding = next((name for bom, name in BOMS if data.startswith(bom)), None)
+    found: str | None = None
     if encoding is not None:
         try:
             text = data.decode(encoding)
@@ -89,22 +77,25 @@ def decode(data: bytes) -> str:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            text = _guess_encoding(data)
+            text, found = _guess_encoding(data)
     sample = text[:BINARY_SAMPLE]
     if sample and CONTROL.subn("", sample)[1] > BINARY_SHARE * len(sample):
         raise ReadError(
             "binary data, not text (it is full of control characters)",
             "dữ liệu nhị phân, không phải văn bản (đầy ký tự điều khiển)",
         )
-    return text
+    return text, found
 
 
-def _guess_encoding(data: bytes) -> str:
+def _guess_encoding(data: bytes) -> tuple[str, str | None]:
     if len(data) < MIN_GUESS_BYTES:
         raise ReadError(
             f"not UTF-8, and too short ({len(data)} bytes) to tell its encoding; save it as UTF-8",
             f"không phải UTF-8 và quá ngắn ({len(data)} byte) để nhận ra bảng mã; hãy lưu tệp ở dạng UTF-8",
         )
+    found = legacy.decode_bytes(data)
+    if found is not None:  # TCVN3 or VNI
+        return found
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -113,34 +104,36 @@ def _guess_encoding(data: bytes) -> str:
             "not UTF-8, and its encoding could not be detected; save it as UTF-8",
             "không phải UTF-8 và không nhận ra được bảng mã; hãy lưu tệp ở dạng UTF-8",
         )
-    return str(best)
+    return str(best), None
 
 
-def read_text(path: Path) -> Extracted:
-    text = decode(path.read_bytes())
+def read_text(path: Path, ocr: Ocr | None = None) -> Extracted:
+    text, encoding = decode(path.read_bytes())
     if path.suffix.lower() == ".txt":
-        return Extracted(text)
+        return Extracted(text, encoding=encoding)
     heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)  # images
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # links keep their words
     text = re.sub(r"^\s{0,3}(#{1,6}|>)\s*", "", text, flags=re.MULTILINE)  # headings, quotes
     text = re.sub(r"(\*\*|__|`)", "", text)
-    return Extracted(text, title=heading.group(1).strip() if heading else None)
+    return Extracted(text, title=heading.group(1).strip() if heading else None, encoding=encoding)
 
 
-def read_html(path: Path) -> Extracted:
+def read_html(path: Path, ocr: Ocr | None = None) -> Extracted:
     import trafilatura
 
-    found = trafilatura.bare_extraction(decode(path.read_bytes()), with_metadata=True, include_comments=False)
+    page, encoding = decode(path.read_bytes())
+    found = trafilatura.bare_extraction(page, with_metadata=True, include_comments=False)
     fields = found.as_dict() if found is not None and not isinstance(found, dict) else (found or {})
     if not fields.get("text"):
         raise ReadError(
             "no article text found in this HTML page", "không tìm thấy nội dung bài viết trong trang HTML này"
         )
-    return Extracted(str(fields["text"]), title=fields.get("title"), date=fields.get("date"))
+    return Extracted(str(fields["text"]), title=fields.get("title"), date=fields.get("date"), encoding=encoding)
 
 
-def read_pdf(path: Path) -> Extracted:
+def read_pdf(path: Path, ocr: Ocr | None = None) -> Extracted:
+    """The text layer of each page; a page without one is read by OCR when there is one (else left out)."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -152,15 +145,44 @@ def read_pdf(path: Path) -> Extracted:
         title = reader.metadata.title if reader.metadata else None
     except PdfReadError as exc:
         raise ReadError(f"not a readable PDF ({exc})", f"không đọc được tệp PDF ({exc})") from None
-    if not any(page.strip() for page in pages):
+    scanned = [i for i, page in enumerate(pages) if len(page.strip()) < OCR_BELOW_CHARS]
+    seconds = 0.0
+    if scanned and ocr is not None:
+        texts, seconds = ocr.pages(path.name, len(scanned), lambda: render_pdf_pages(path, scanned, ocr.dpi))
+        for i, text in zip(scanned, texts, strict=True):
+            pages[i] = text
+    elif not any(page.strip() for page in pages):
         raise ReadError(
-            "no text layer (scanned or image-only pages?); OCR it first, e.g. `ocrmypdf in.pdf out.pdf`",
-            "tệp PDF không có lớp văn bản (trang quét hoặc chỉ có ảnh?); hãy nhận dạng chữ (OCR) trước, "
-            "ví dụ `ocrmypdf in.pdf out.pdf`",
+            f"no text layer (scanned or image-only pages?); to read it by OCR, {INSTALL}",
+            "tệp PDF không có lớp văn bản (trang quét hoặc chỉ có ảnh?); để nhận dạng chữ (OCR), hãy cài "
+            "Tesseract và dữ liệu tiếng Việt: `apt-get install tesseract-ocr tesseract-ocr-vie`",
         )
-    # PDF text is wrapped at the page width: join a line to the next when no sentence ends there
-    text = re.sub(r"(?<=[^\s.!?…:;])\n(?=[^\W_A-Z]|[0-9(])", _join_if_lower, "\n\n".join(pages))
-    return Extracted(text, title=title or None)
+    read = len(scanned) if ocr is not None else 0
+    return Extracted(join_lines("\n\n".join(pages)), title=title or None, ocr_pages=read, ocr_seconds=seconds)
+
+
+def read_image(path: Path, ocr: Ocr | None = None) -> Extracted:
+    """A scanned page (or a multi-page TIFF) read by OCR."""
+    if ocr is None:
+        raise ReadError(
+            f"an image: its text can only be read by OCR; {INSTALL}",
+            "tệp ảnh: chỉ đọc được chữ bằng nhận dạng chữ (OCR); hãy cài Tesseract và dữ liệu tiếng Việt: "
+            "`apt-get install tesseract-ocr tesseract-ocr-vie`",
+        )
+    with open_image(path) as image:
+        count = frame_count(image)
+        texts, seconds = ocr.pages(path.name, count, lambda: image_frames(image))
+    return Extracted(join_lines("\n\n".join(texts)), ocr_pages=count, ocr_seconds=seconds)
+
+
+def join_lines(text: str) -> str:
+    """Lines wrapped at a page's width joined again: a line break where no sentence ends, before a lower-case
+    letter, a digit or "(", becomes a space.
+
+    >>> join_lines("Văn phòng Quốc hội\nđã tổ chức hội nghị.\nSau đó")
+    'Văn phòng Quốc hội đã tổ chức hội nghị.\nSau đó'
+    """
+    return re.sub(r"(?<=[^\s.!?…:;])\n(?=[^\W_A-Z]|[0-9(])", _join_if_lower, text)
 
 
 def _join_if_lower(match: re.Match[str]) -> str:
@@ -168,54 +190,12 @@ def _join_if_lower(match: re.Match[str]) -> str:
     return " " if following.islower() or following.isdigit() or following == "(" else match.group()
 
 
-def check_zip(path: Path) -> None:
-    """Refuse a .docx that is no zip, or a zip bomb, from its directory alone: nothing is decompressed."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            parts = archive.infolist()
-    except zipfile.BadZipFile:
-        raise ReadError(
-            "not a .docx (not a zip archive, or a truncated one)",
-            "không phải tệp .docx (không phải tệp zip, hoặc tệp bị cắt cụt)",
-        ) from None
-    unpacked = sum(part.file_size for part in parts)
-    if unpacked > DOCX_MAX_UNPACKED_MB * MB:
-        raise ReadError(
-            f"would unpack to {unpacked / MB:,.0f} MB, over the {DOCX_MAX_UNPACKED_MB} MB allowed a .docx "
-            "(a zip bomb?)",
-            f"giải nén sẽ ra {unpacked / MB:,.0f} MB, quá {DOCX_MAX_UNPACKED_MB} MB cho phép với tệp .docx (bom zip?)",
-        )
-    for part in parts:
-        if part.file_size > DOCX_RATIO_FROM_MB * MB and part.file_size > DOCX_MAX_RATIO * max(part.compress_size, 1):
-            ratio = part.file_size // max(part.compress_size, 1)
-            raise ReadError(
-                f"its part {part.filename} would unpack to {part.file_size / MB:,.0f} MB, "
-                f"{ratio:,} times its packed size (a zip bomb?)",
-                f"phần {part.filename} sẽ giải nén ra {part.file_size / MB:,.0f} MB, "
-                f"gấp {ratio:,} lần khi nén (bom zip?)",
-            )
-
-
-def read_docx(path: Path) -> Extracted:
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
-
-    check_zip(path)
-    try:
-        document = docx.Document(str(path))
-    except (PackageNotFoundError, KeyError, ValueError) as exc:
-        raise ReadError(f"not a readable .docx file ({exc})", f"không đọc được tệp .docx ({exc})") from None
-    paragraphs = [p.text for p in document.paragraphs]
-    title = document.core_properties.title or next(
-        (p.text for p in document.paragraphs if p.style is not None and p.style.name in ("Title", "Heading 1")), None
-    )
-    return Extracted("\n".join(paragraphs), title=title or None)
-
-
-READERS: dict[str, Callable[[Path], Extracted]] = {
+READERS: dict[str, Reader] = {
     **dict.fromkeys(TEXT_TYPES, read_text),
+    **dict.fromkeys(IMAGE_TYPES, read_image),
     ".html": read_html,
     ".htm": read_html,
     ".pdf": read_pdf,
-    ".docx": read_docx,
+    ".docx": word.read_docx,
+    ".doc": word.read_doc,
 }

@@ -6,25 +6,34 @@ vector, a column of the BM25 scores). Fusion is a weighted sum of min-max normal
 scores (`dense_weight`, default 0.5; the fusions are compared in docs/evaluation.md) or
 reciprocal-rank fusion. A document
 filter restricts the candidates; MMR trades relevance for diversity when asked.
+A retriever made to `follow` an index folder notices when `rag index` (or another app)
+replaced it: `current` loads the new one first and hands out a retriever fixed on one
+index, so one answer never mixes two.
 This module reads an `Index`; it does not build one.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
+import threading
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from rag.embed import Embedder
-from rag.errors import IndexIncompatibleError
+from rag import store
+from rag.errors import IndexIncompatibleError, RagError
 from rag.store import REBUILD, Index
 from rag.text import fold, normalize
 from rag.types import Chunk, Document
 
 RRF_K = 60
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,10 +98,14 @@ class Retriever:
         dense_weight: float = 0.5,
         fusion: Literal["weighted", "rrf"] = "weighted",
         candidates: int = 50,
+        follow: Path | None = None,
     ) -> None:
         self.embedder = embedder
         self.dense_weight, self.fusion, self.candidates = dense_weight, fusion, candidates
         self.index = self._checked(index)
+        self.follow = follow  # the index folder (a link) whose replacements `current` loads
+        self._loading = threading.Lock()
+        self._refused: Path | None = None  # a replacement that could not be loaded: not tried again
 
     def _checked(self, index: Index) -> Index:
         built = index.settings
@@ -107,6 +120,31 @@ class Retriever:
         """Search `index` from now on (after the app changed the documents); a search already running keeps
         the one it started with."""
         self.index = self._checked(index)
+
+    def current(self) -> Retriever:
+        """A retriever fixed on the live index, for one answer: when the followed index was replaced since the
+        last call, the new one is loaded first (a new index that cannot be used is logged, and the one in use
+        kept)."""
+        if self.follow is not None:
+            self._refresh(self.follow)
+        view = copy.copy(self)
+        view.follow = None
+        return view
+
+    def _refresh(self, index_dir: Path) -> None:
+        live = index_dir.resolve()
+        if live == self.index.folder or live == self._refused:
+            return
+        with self._loading:  # one load at a time; the others see it done
+            live = index_dir.resolve()
+            if live == self.index.folder or live == self._refused:
+                return
+            try:
+                self.use(store.load(index_dir))
+                log.info("the index at %s was replaced: now searching %s", index_dir, live.name)
+            except RagError as exc:
+                self._refused = live
+                log.warning("the index at %s was replaced, but the new one is not used: %s", index_dir, exc)
 
     def chunks(self, ids: Collection[str]) -> dict[str, Chunk]:
         """The indexed chunks with these ids, by id."""

@@ -5,7 +5,9 @@ Layout: `RAG_INDEX_DIR` (default `data/index`) is a symbolic link to a folder
 
     manifest.json         format version, build settings (embedder name and fingerprint,
                           dimension, chunking / cleaning / normalisation versions),
-                          and the content hash and chunk ids of every document
+                          the content hash and chunk ids of every document, and the
+                          documents removed on purpose (kept out when their folder is
+                          indexed again)
     documents.jsonl       the cleaned documents (chunks' character spans point into them)
     chunks.jsonl          the chunks, in vector order
     vectors.npy           float32 (n, d), unit length: kept so unchanged documents are
@@ -82,6 +84,7 @@ class Index:
     vectors: np.ndarray
     faiss_index: Any = field(repr=False)
     bm25: BM25 = field(repr=False)
+    removed: dict[str, str] = field(default_factory=dict)  # doc id -> content hash: removed on purpose, kept out
 
 
 @contextmanager
@@ -134,8 +137,10 @@ def write(
     documents: Sequence[Document],
     chunks: Sequence[Chunk],
     vectors: np.ndarray,
+    removed: dict[str, str] | None = None,
 ) -> None:
-    """Write a complete index and make it the live one atomically. Call under `lock`."""
+    """Write a complete index and make it the live one atomically. Call under `lock`. `removed` names the documents
+    removed on purpose (by id, with their content hash), which indexing the same folder again leaves out."""
     import faiss
 
     if len(chunks) != len(vectors):
@@ -169,6 +174,7 @@ def write(
             "settings": asdict(settings),
             "chunks": len(chunks),
             "documents": {d.id: {"content_hash": d.content_hash, "chunks": chunk_ids.get(d.id, [])} for d in documents},
+            "removed": dict(sorted((removed or {}).items())),
         }
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
         for path in folder.iterdir():
@@ -279,4 +285,7 @@ def load(index_dir: Path) -> Index:
         settings = IndexSettings.from_json(manifest["settings"])
     except TypeError as exc:
         raise IndexCorruptError(f"the index at {index_dir} is damaged (settings: {exc}); {REBUILD}.") from None
-    return Index(folder, settings, documents, chunks, vectors, faiss_index, bm25)
+    removed = manifest.get("removed", {})  # an index from before removals were kept has none
+    if not isinstance(removed, dict):
+        raise IndexCorruptError(f"the index at {index_dir} is damaged (removed: not an object); {REBUILD}.")
+    return Index(folder, settings, documents, chunks, vectors, faiss_index, bm25, removed)

@@ -29,6 +29,21 @@ class Document:
     source: str | None  # attribution kept as metadata: "Nguồn …", "Theo: …"
     text: str  # cleaned, normalised; paragraphs separated by line breaks
     content_hash: str  # sha256 of the file's bytes: what incremental indexing compares
+    title_derived: bool = False  # the document has no headline: the title is its first informative sentence, cut
+    encoding: str | None = None  # the legacy encoding (TCVN3, VNI) its text was converted from
+    ocr_pages: int = 0  # pages read by OCR
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """Raw text out of a reader, with whatever metadata the format carries."""
+
+    text: str
+    title: str | None = None
+    date: str | None = None
+    ocr_pages: int = 0  # pages whose text came from OCR
+    ocr_seconds: float = 0.0
+    encoding: str | None = None  # the legacy encoding (TCVN3, VNI) the text was converted from
 
 
 @dataclass(frozen=True)

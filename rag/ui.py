@@ -26,7 +26,7 @@ from rag.library import UPLOAD_TYPES, Library
 from rag.payloads import AskIn, SearchIn, answer_json, checked, documents_json, hits_json, read_history
 from rag.pipeline import Pipeline
 from rag.types import Answer, Draft, Turn
-from rag.view import chat_text, draft_sources_html, draft_text, plain, shown, sources_html
+from rag.view import chat_text, draft_sources_html, draft_text, notes, plain, shown, sources_html
 
 EXAMPLES = [  # about the seeds, each answered right by the default model in the evaluation
     "Trong năm 2020, Ủy ban Thường vụ Quốc hội đã ban hành bao nhiêu nghị quyết?",
@@ -143,17 +143,17 @@ class Handlers:
             asked = checked(SearchIn, query=query, k=k)
         except RagError as exc:
             raise raise_for_user(exc) from None
-        return hits_json(self.pipeline.retriever.search(asked.query, k=asked.k))
+        return hits_json(self.pipeline.retriever.current().search(asked.query, k=asked.k))
 
     def documents(self) -> list[dict[str, Any]]:
         """List the indexed documents: id, title, date, source and number of chunks."""
-        return documents_json(self.pipeline.retriever.documents())
+        return documents_json(self.pipeline.retriever.current().documents())
 
     # --- documents and settings -----------------------------------------------------------------------------
     def document_views(self) -> tuple[list[list[Any]], list[tuple[str, str]]]:
         """The documents as table rows (title, date, chunks, file) and as (label, id) choices for removal."""
         documents = self.documents()
-        rows = [[d["title"], d["date"] or "", d["chunks"], d["id"]] for d in documents]
+        rows = [[d["title"], d["date"] or "", d["chunks"], d["id"], notes(d)] for d in documents]
         return rows, [(f"{d['title']} ({d['id']})", d["id"]) for d in documents]
 
     def upload(self, paths: Sequence[str] | None, progress: gr.Progress | None = None) -> str:
@@ -246,7 +246,7 @@ def build_app(pipeline: Pipeline, library: Library | None = None, models: Sequen
             rows, choices = h.document_views()
             table = gr.Dataframe(
                 rows,
-                headers=["Tiêu đề", "Ngày", "Số đoạn", "Tệp"],
+                headers=["Tiêu đề", "Ngày", "Số đoạn", "Tệp", "Ghi chú"],
                 interactive=False,
                 label="Tài liệu đã nạp",
                 elem_id="documents",

@@ -160,3 +160,19 @@ def chat_text(answer: Answer) -> str:
     it is stands in the sources panel, beside what it is based on)."""
     label = MODES.get(answer.mode, (answer.mode, ""))[0]
     return f"{shown(answer.text)}\n\n*({label})*"
+
+
+def notes(document: Mapping[str, Any]) -> str:
+    """The document table's notes on how a document was read: a derived title, OCR, a converted encoding.
+
+    >>> notes({"title_derived": True, "ocr_pages": 3, "converted_from": "tcvn3"})
+    'tiêu đề lấy từ câu đầu tiên; nhận dạng chữ (OCR) 3 trang; chuyển từ bảng mã TCVN3'
+    """
+    parts = []
+    if document.get("title_derived"):
+        parts.append("tiêu đề lấy từ câu đầu tiên")
+    if document.get("ocr_pages"):
+        parts.append(f"nhận dạng chữ (OCR) {document['ocr_pages']} trang")
+    if document.get("converted_from"):
+        parts.append(f"chuyển từ bảng mã {str(document['converted_from']).upper()}")
+    return "; ".join(parts)

@@ -10,7 +10,7 @@ import pytest
 from rag.cleaning import clean
 from rag.config import CHECKOUT
 from rag.ingest import load_documents
-from rag.readers import Extracted
+from rag.types import Extracted
 from rag.types import Document
 
 SEEDS = CHECKOUT / "seeds"
@@ -65,8 +65,40 @@ def test_title_date_and_source_lines_become_metadata(seeds: dict[str, Document])
 
 def test_a_document_without_boilerplate_loses_nothing(seeds: dict[str, Document]) -> None:
     raw = [line.strip() for line in (SEEDS / "002_37f921b53b99e311.txt").read_text(encoding="utf-8").splitlines()]
-    kept = [seeds["002"].title, *seeds["002"].text.split("\n")]
-    assert kept == [line for line in raw if line]
+    assert seeds["002"].text.split("\n") == [line for line in raw if line]  # its caption first line stays text
+
+
+def test_titles_are_headlines_not_captions_and_derived_ones_say_so(seeds: dict[str, Document]) -> None:
+    titles = {key: (d.title, d.title_derived) for key, d in seeds.items()}
+    assert titles["004"] == ("Chủ tịch Quốc hội Vương Đình Huệ làm việc với Văn phòng Quốc hội", False)
+    assert titles["001"][0].startswith("TỔNG THƯ KÝ QUỐC HỘI") and not titles["001"][1]
+    # no headline: a photo caption ("Toàn cảnh …") and an attendance line ("Tham dự … còn có …") are passed over
+    assert titles["002"] == ("Tại cuộc làm việc, Vụ trưởng Vụ Tổng hợp Vũ Khắc Định báo cáo một số…", True)
+    assert titles["000"] == (
+        "Tại cuộc họp, Vụ trưởng Vụ Tổng hợp Phan Thị Thùy Linh đã báo cáo chi tiết những công việc…",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "title", "derived"),
+    [
+        ("Dự án Luật Đất đai sửa đổi", "Dự án Luật Đất đai sửa đổi", False),  # "Dự" is not "Tham dự"
+        ("Ảnh hưởng của bão số 3 tới miền Bắc", "Ảnh hưởng của bão số 3 tới miền Bắc", False),
+        ("Quang cảnh phiên họp (Ảnh: TTXVN)", "Ngày 4/5, Quốc hội thảo luận về dự án luật tại hội trường Diên Hồng cùng nhiều đại biểu", True),
+        ("Các đại biểu dự hội nghị", "Ngày 4/5, Quốc hội thảo luận về dự án luật tại hội trường Diên Hồng cùng nhiều đại biểu", True),
+    ],
+)
+def test_a_caption_like_first_line_is_no_headline(first: str, title: str, derived: bool) -> None:
+    body = "Ngày 4/5, Quốc hội thảo luận về dự án luật tại hội trường Diên Hồng cùng nhiều đại biểu."
+    cleaned = clean(Extracted(first + "\n" + body), fallback_title="x")
+    assert (cleaned.title, cleaned.title_derived) == (title, derived)
+
+
+@pytest.mark.parametrize("metadata", ["Microsoft Word - bao cao.doc", "Untitled", "BC_2023_final.docx", "Document1"])
+def test_a_programs_placeholder_title_is_no_title(metadata: str) -> None:
+    cleaned = clean(Extracted("Báo cáo tổng kết năm 2023\nNội dung chính của báo cáo.", title=metadata), "x")
+    assert cleaned.title == "Báo cáo tổng kết năm 2023"
 
 
 def test_formats(tmp_path: Path) -> None:
@@ -169,7 +201,7 @@ def test_content_that_looks_like_metadata_stays(tmp_path: Path) -> None:
 
 def test_a_blank_title_in_a_files_metadata_is_no_title() -> None:
     # found by tests/reliability/test_properties.py: a title of spaces became the empty title
-    title, _, _, text = clean(Extracted("Một câu đủ dài.", title=" "), fallback_title="tệp")
+    title, _, _, text, _ = clean(Extracted("Một câu đủ dài.", title=" "), fallback_title="tệp")
     assert (title, text) == ("Một câu đủ dài.", "Một câu đủ dài.")
 
 

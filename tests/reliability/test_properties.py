@@ -197,7 +197,7 @@ def test_chunks_cover_the_cleaned_text(text: str, max_tokens: int, overlap: int,
 @PROPERTIES
 @given(text=hostile, title=st.none() | hostile)
 def test_clean_leaves_normalised_text(text: str, title: str | None, tally: Tally) -> None:
-    title_out, date, source, body = clean(Extracted(text, title=title), fallback_title="tài liệu")
+    title_out, date, source, body, _ = clean(Extracted(text, title=title), fallback_title="tài liệu")
     assert body == normalize(body, keep_lines=True) and "\n\n" not in body
     assert title_out == normalize(title_out) and title_out
     assert date is None or re.fullmatch(r"\d{4}-\d{2}-\d{2}", date)
