@@ -8,7 +8,8 @@ After `rag.text.normalize`:
 - the source attribution ("Nguồn …", "Theo: …" on a line of its own) and a line that is
   only a date become metadata and leave the text;
 - the title: the file's own (its metadata, a Markdown or Word heading) unless it is a
-  program's placeholder ("Microsoft Word - x.doc", "Untitled", a file name); else a
+  program's placeholder ("Microsoft Word - x.doc", "Untitled", a file name, the file's
+  own name); else a
   leading headline (a short first line with no final stop) that is not caption-like (a
   photo caption, "Toàn cảnh …", "Ảnh: …", or an attendance line, "Tham dự … có …"), and
   leaves the text; else one is derived from the first informative sentence (not
@@ -122,8 +123,8 @@ def clean(raw: Extracted, fallback_title: str) -> Cleaned:
             if (m := FULL_DATE.search(line)) and (date := _iso(*m.groups())):
                 break
     title = normalize(raw.title or "") or None  # a blank title in a file's metadata is no title
-    if title is not None and PLACEHOLDER_TITLE.match(title):
-        title = None
+    if title is not None and (PLACEHOLDER_TITLE.match(title) or title.casefold() == fallback_title.casefold()):
+        title = None  # a program's placeholder, or the file's own name: no title
     if len(body) > 1 and is_headline(body[0]):
         title = title or body[0]
         if body[0] == title:

@@ -153,9 +153,15 @@ def open_image(path: Path) -> Image.Image:
     try:
         image = Image.open(path)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ReadError(f"not a readable image ({exc})", f"không đọc được ảnh ({exc})") from None
-    except Image.DecompressionBombError as exc:
-        raise ReadError(f"a decompression bomb ({exc})", f"ảnh là bom giải nén ({exc})") from None
+        why = str(exc).replace(f"'{path}'", path.name).replace(str(path), path.name)
+        raise ReadError(f"not a readable image ({why})", f"không đọc được ảnh ({why})") from None
+    except Image.DecompressionBombError:  # Pillow's own limit, from the header: twice its MAX_IMAGE_PIXELS
+        over = 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6
+        raise ReadError(
+            f"an image of over {over:.0f} million pixels (a decompression bomb?), over the "
+            f"{MAX_PIXELS / 1e6:.0f} million read by OCR",
+            f"ảnh hơn {over:.0f} triệu điểm (bom giải nén?), quá {MAX_PIXELS / 1e6:.0f} triệu điểm được nhận dạng chữ",
+        ) from None
     width, height = image.size
     if width * height > MAX_PIXELS:
         image.close()

@@ -179,8 +179,8 @@ def join_lines(text: str) -> str:
     """Lines wrapped at a page's width joined again: a line break where no sentence ends, before a lower-case
     letter, a digit or "(", becomes a space.
 
-    >>> join_lines("Văn phòng Quốc hội\nđã tổ chức hội nghị.\nSau đó")
-    'Văn phòng Quốc hội đã tổ chức hội nghị.\nSau đó'
+    >>> join_lines("Văn phòng Quốc hội\\nđã tổ chức hội nghị.\\nSau đó")
+    'Văn phòng Quốc hội đã tổ chức hội nghị.\\nSau đó'
     """
     return re.sub(r"(?<=[^\s.!?…:;])\n(?=[^\W_A-Z]|[0-9(])", _join_if_lower, text)
 

@@ -209,3 +209,50 @@ def test_the_same_file_twice_is_one_document(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("Một văn bản.", encoding="utf-8")
     documents, _ = load_documents([tmp_path, tmp_path / "a.txt", tmp_path / "." / "a.txt"], tmp_path)
     assert len(documents) == 1
+
+
+LEGACY = (
+    "Văn phòng Quốc hội tổ chức hội nghị tổng kết công tác năm 2023 tại Hà Nội. "
+    "Các đại biểu thống nhất rằng việc ứng dụng công nghệ thông tin đã giúp rút ngắn thời gian xử lý hồ sơ."
+)
+
+
+@pytest.mark.parametrize("encoding", ["tcvn3", "vni"])
+def test_a_legacy_text_file_is_converted_and_says_so(tmp_path: Path, encoding: str) -> None:
+    from rag.legacy import from_unicode
+
+    path = tmp_path / "cu.txt"
+    path.write_bytes(from_unicode(LEGACY, encoding).encode("cp1252"))  # as the old fonts' files hold it
+    document = load_documents([path], tmp_path)[0][0]
+    assert (document.text, document.encoding) == (LEGACY, encoding)
+
+
+@pytest.mark.parametrize("encoding", ["tcvn3", "vni"])
+def test_legacy_text_inside_html_and_docx_is_converted(tmp_path: Path, encoding: str) -> None:
+    import docx
+
+    from rag.legacy import from_unicode
+
+    shaped = from_unicode(LEGACY, encoding)  # what a .VnTime or VNI-Times font leaves in a page or a Word file
+    page = f'<html><head><meta charset="windows-1252"><title>x</title></head><body><article><p>{shaped}</p>'
+    (tmp_path / "cu.html").write_bytes((page + "</article></body></html>").encode("cp1252"))
+    word = docx.Document()
+    word.add_paragraph(shaped)
+    word.save(str(tmp_path / "cu.docx"))
+    documents, skipped = load_documents([tmp_path], tmp_path)
+    assert skipped == []
+    assert {d.id: (d.text, d.encoding) for d in documents} == {
+        "cu.docx": (LEGACY, encoding),
+        "cu.html": (LEGACY, encoding),
+    }
+
+
+def test_unicode_and_windows_1258_files_are_never_converted(tmp_path: Path) -> None:
+    (tmp_path / "utf8.txt").write_text(LEGACY, encoding="utf-8")
+    (tmp_path / "cp1258.txt").write_bytes(windows_1258(LEGACY))
+    french = "L'été à Paris: où déjeuner près du musée? Très bien, ça marche. Le café est à côté de l'hôtel."
+    (tmp_path / "fr.txt").write_text(french, encoding="utf-8")  # accents a VNI reading would take for tone marks
+    documents = {d.id: d for d in load_documents([tmp_path], tmp_path)[0]}
+    assert documents["utf8.txt"].text == documents["cp1258.txt"].text == LEGACY
+    assert all(d.encoding is None for d in documents.values())
+    assert documents["fr.txt"].text == french

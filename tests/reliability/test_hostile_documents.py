@@ -11,9 +11,11 @@ import functools
 import io
 import os
 import random
+import struct
 import threading
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,10 +97,33 @@ def truncated_docx(path: Path) -> None:
     path.write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
 
 
+CUT_TIFF = b"II*\x00\x08\x00\x00\x00\x01\x00\x00\x01\x03\x00\x01\x00\x00\x00\x10\x27\x00\x00"  # a cut directory
+
+
+def blank_pdf(pages: int) -> bytes:
+    """A PDF of `pages` empty A4 pages: nothing to read but by OCR."""
+    writer, out = PdfWriter(), io.BytesIO()
+    for _ in range(pages):
+        writer.add_blank_page(595, 842)
+    writer.write(out)
+    return out.getvalue()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims `width` × `height` pixels, with one tiny data chunk."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+
+
 BOMB = tuple((f"word/media/image{i}.png", 9) for i in range(25))  # 225 MB; no part over 10 MB
 DENSE = (("word/document.xml", 20),)  # one part, about 1,000 times its packed size
 NOT_ZIP = "not a .docx (not a zip archive, or a truncated one)"
-NO_TEXT_LAYER = "no text layer (scanned or image-only pages?); OCR it first, e.g. `ocrmypdf in.pdf out.pdf`"
+NO_TEXT_LAYER = "no text layer (scanned or image-only pages?); to read it by OCR, install Tesseract"
+NO_OCR = "an image: its text can only be read by OCR; install Tesseract"
 BINARY = "binary data, not text (it has NUL bytes)"
 EMPTY = "empty file (0 bytes)"
 EMPTIES = [f"empty.{ext}" for ext in ("txt", "md", "html", "pdf", "docx")]
@@ -132,7 +157,25 @@ HOSTILE: dict[str, tuple[Callable[[Path], object], str]] = {
         "would unpack to 225 MB, over the 200 MB allowed a .docx (a zip bomb?)",
     ),
     "dense.docx": (lambda p: p.write_bytes(zip_of_zeros(DENSE)), "its part word/document.xml would unpack to 20 MB, "),
+    # hostile scans: read without OCR here, with it where `rag index` finds Tesseract (`WITH_OCR`)
+    "pages.pdf": (lambda p: p.write_bytes(blank_pdf(10_000)), NO_TEXT_LAYER),
+    "huge.png": (lambda p: p.write_bytes(png_header(100_000, 100_000)), NO_OCR),
+    "corrupt.tiff": (lambda p: p.write_bytes(b"II*\x00" + b"\xff" * 200), NO_OCR),
+    "cut.tiff": (lambda p: p.write_bytes(CUT_TIFF), NO_OCR),
 }
+# the reasons when the files are read with OCR (Tesseract installed, as `make test` does)
+WITH_OCR = {
+    "blank.pdf": "no text left after cleaning",
+    "rectangle.pdf": "no text left after cleaning",
+    "pages.pdf": "10,000 scanned pages, over the 300 read by OCR (RAG_OCR_MAX_PAGES)",
+    "huge.png": "an image of over 179 million pixels (a decompression bomb?), over the 40 million read by OCR",
+    "corrupt.tiff": "not a readable image (",
+    "cut.tiff": "not a readable image (cannot identify image file cut.tiff)",
+}
+
+
+def expected(name: str, ocr: bool) -> str:
+    return WITH_OCR.get(name, HOSTILE[name][1]) if ocr else HOSTILE[name][1]
 
 
 def write_hostile(folder: Path) -> dict[str, Path]:
@@ -226,8 +269,8 @@ def test_rag_index_skips_every_hostile_file_with_its_reason_and_indexes_the_rest
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
     tally.add("hostile documents tried", len(reasons))
     assert sorted(reasons) == sorted(HOSTILE)
-    for name, (_, reason) in HOSTILE.items():
-        assert reasons[name].startswith(reason), name
+    for name in HOSTILE:
+        assert reasons[name].startswith(expected(name, ocr=True)), (name, reasons[name])
     index = store.load(config.index_path)
     lost = [name for name in GOOD if f"docs/{name}" not in index.documents]
     tally.add("documents lost", len(lost))
@@ -262,7 +305,7 @@ def test_an_upload_of_hostile_files_is_refused_or_skipped_and_the_library_keeps_
     }
     assert sorted(skipped) == sorted(set(HOSTILE) - set(refused))
     for name, reason in skipped.items():
-        assert reason.startswith(HOSTILE[name][1]), name
+        assert reason.startswith(expected(name, ocr=True)), (name, reason)
     assert result.added == ["data/uploads/moi.txt"]
     assert [p.name for p in config.uploads_path.iterdir()] == ["moi.txt"]  # nothing hostile is kept
     documents = library.retriever.index.documents
