@@ -15,10 +15,22 @@ A4_300DPI = (2480, 3508)
 # Sentences with every vowel under every tone mark, and đ, as words of ordinary prose (Tesseract reads words, not
 # lists of letters); the upper-case page holds every capital. `LETTERS` is the bare list, measured apart.
 PROSE = [
-    "Năm nay, bạn bè của chúng tôi cũng đã sẵn sàng giúp đỡ mọi người bằng những việc làm thiết thực và cụ thể. Chẳng ai bắt buộc, nhưng ai cũng cần học hỏi để chuẩn bị cho kỳ thi sắp tới. Mẹ dặn em bé uống chè nóng, đừng để bị cảm lạnh khi trời trở gió.",
-    "Hệ thống quản lý hồ sơ mới được đưa vào sử dụng từ quý hai, giúp rút ngắn thời gian xử lý và đem lại lợi ích rõ rệt cho người dân. Mỗi đơn vị phải báo cáo kết quả, chỉ ra những hạn chế và đề xuất giải pháp khắc phục, tùy theo điều kiện thực tế của mình.",
-    "Ông ấy kể rằng chiếc ly thủy tinh đã vỡ vụn, nhưng mọi người vẫn vui vẻ, chẳng ai giận dữ. Ngày mai, trẻ nhỏ sẽ được nghỉ học; kỹ sư người Mỹ cho biết tỷ lệ hoàn thành đạt 98,5% và chi phí khoảng 1.700 tỷ đồng. Cô ấy quỵ xuống vì mệt, rồi lại đứng dậy đi tiếp.",
-    "Văn phòng tổng hợp ý kiến bên lề diễn đàn và nghĩ cách cải tiến quy trình làm việc.",
+    (
+        "Năm nay, bạn bè của chúng tôi cũng đã sẵn sàng giúp đỡ mọi người bằng những việc làm thiết thực và cụ thể. "
+        "Chẳng ai bắt buộc, nhưng ai cũng cần học hỏi để chuẩn bị cho kỳ thi sắp tới. Mẹ dặn em bé uống chè nóng, "
+        "đừng để bị cảm lạnh khi trời trở gió."
+    ),
+    (
+        "Hệ thống quản lý hồ sơ mới được đưa vào sử dụng từ quý hai, giúp rút ngắn thời gian xử lý và đem lại lợi ích"
+        " rõ rệt cho người dân. Mỗi đơn vị phải báo cáo kết quả, chỉ ra những hạn chế và đề xuất giải pháp khắc phục,"
+        " tùy theo điều kiện thực tế của mình."
+    ),
+    (
+        "Ông ấy kể rằng chiếc ly thủy tinh đã vỡ vụn, nhưng mọi người vẫn vui vẻ, chẳng ai giận dữ. Ngày mai, trẻ nhỏ"
+        " sẽ được nghỉ học; kỹ sư người Mỹ cho biết tỷ lệ hoàn thành đạt 98,5% và chi phí khoảng 1.700 tỷ đồng. Cô ấy"
+        " quỵ xuống vì mệt, rồi lại đứng dậy đi tiếp."
+    ),
+    ("Văn phòng tổng hợp ý kiến bên lề diễn đàn và nghĩ cách cải tiến quy trình làm việc."),
 ]
 PAGES = [PROSE[0] + "\n" + PROSE[1], PROSE[2] + "\n" + PROSE[3], "\n".join(PROSE).upper()]
 LETTERS = (

@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from rag.chunking import split_sentences
-from rag.types import Extracted
 from rag.text import normalize
+from rag.types import Extracted
 
 CLEANING_VERSION = 2  # bump when cleaning changes its output: the index rebuilds
 NAV_HEADINGS = frozenset(

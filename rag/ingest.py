@@ -2,10 +2,12 @@
 into `Document`s.
 
 One unreadable file never stops the run: it is returned as `Skipped` with its reason, and so
-is every unsupported file. Text in a pre-Unicode Vietnamese encoding (TCVN3, VNI), whatever
-the format it came in, is converted by `rag.legacy`; scans are read by the `Ocr` given. Before a reader sees a file it must be a regular file (not a FIFO
+is every unsupported file. Before a reader sees a file it must be a regular file (not a FIFO
 or a device), not empty, and under the size limit (`RAG_MAX_DOCUMENT_MB`, checked by `stat`
-before a byte is read). A document's id is its path relative to the home folder.
+before a byte is read). Text in a pre-Unicode Vietnamese encoding (TCVN3, VNI), whatever
+format it came in, is converted by `rag.legacy`; scans are read by the `Ocr` given. A file
+whose bytes are those of a document already indexed is not read again. A document's id is
+its path relative to the home folder.
 This module does not chunk, embed or index.
 """
 
@@ -13,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import stat
-from dataclasses import replace
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from rag import legacy

@@ -25,8 +25,8 @@ from typing import Literal
 
 import numpy as np
 
-from rag.embed import Embedder
 from rag import store
+from rag.embed import Embedder
 from rag.errors import IndexIncompatibleError, RagError
 from rag.store import REBUILD, Index
 from rag.text import fold, normalize

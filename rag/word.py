@@ -36,6 +36,8 @@ DOCX_MAX_UNPACKED_MB = 200
 DOCX_MAX_RATIO = 200  # a part over DOCX_RATIO_FROM_MB unpacking to more than this many times its packed size
 DOCX_RATIO_FROM_MB = 10
 CELL_SEPARATOR = " | "
+
+
 def check_zip(path: Path) -> None:
     """Refuse a .docx that is no zip, or a zip bomb, from its directory alone: nothing is decompressed."""
     try:

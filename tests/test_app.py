@@ -212,9 +212,12 @@ def test_search_and_documents(handlers: Handlers) -> None:
     assert len(docs) == 9 and docs[0] == {
         "id": "docs/city0.txt",
         "title": "Thành phố Huế",
+        "title_derived": False,
         "date": None,
         "source": None,
         "chunks": 1,
+        "ocr_pages": 0,
+        "converted_from": None,
     }
 
 

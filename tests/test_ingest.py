@@ -10,8 +10,7 @@ import pytest
 from rag.cleaning import clean
 from rag.config import CHECKOUT
 from rag.ingest import load_documents
-from rag.types import Extracted
-from rag.types import Document
+from rag.types import Document, Extracted
 
 SEEDS = CHECKOUT / "seeds"
 
@@ -85,8 +84,16 @@ def test_titles_are_headlines_not_captions_and_derived_ones_say_so(seeds: dict[s
     [
         ("Dự án Luật Đất đai sửa đổi", "Dự án Luật Đất đai sửa đổi", False),  # "Dự" is not "Tham dự"
         ("Ảnh hưởng của bão số 3 tới miền Bắc", "Ảnh hưởng của bão số 3 tới miền Bắc", False),
-        ("Quang cảnh phiên họp (Ảnh: TTXVN)", "Ngày 4/5, Quốc hội thảo luận về dự án luật tại hội trường Diên Hồng cùng nhiều đại biểu", True),
-        ("Các đại biểu dự hội nghị", "Ngày 4/5, Quốc hội thảo luận về dự án luật tại hội trường Diên Hồng cùng nhiều đại biểu", True),
+        (
+            "Quang cảnh phiên họp (Ảnh: TTXVN)",
+            "Ngày 4/5, Quốc hội thảo luận về dự án luật tại hội trường Diên Hồng cùng nhiều đại biểu",
+            True,
+        ),
+        (
+            "Các đại biểu dự hội nghị",
+            "Ngày 4/5, Quốc hội thảo luận về dự án luật tại hội trường Diên Hồng cùng nhiều đại biểu",
+            True,
+        ),
     ],
 )
 def test_a_caption_like_first_line_is_no_headline(first: str, title: str, derived: bool) -> None:

@@ -9,14 +9,14 @@ import zlib
 from pathlib import Path
 
 import pytest
-from bench.scans import PAGES, cer, page_image, scanned_pdf
+from conftest import FakeEmbedder
 
+from bench.scans import PAGES, cer, page_image, scanned_pdf
 from rag import indexing
 from rag.config import Settings
 from rag.ingest import load_file
 from rag.ocr import MAX_PIXELS, Ocr
 from rag.types import Document, Skipped
-from conftest import FakeEmbedder
 
 MAX_CER = 0.03
 

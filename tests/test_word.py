@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bench.scans import cer
 
+from bench.scans import cer
 from rag.ingest import load_file
 from rag.types import Document, Skipped
 
