@@ -22,6 +22,8 @@
 #                        holds the visible text, one paragraph (or soft-broken line) a line.
 #   vi_short.txt/.doc    one short sentence: its WordDocument stream is under 4096 bytes, so it lies in the
 #                        OLE mini stream, which antiword 0.37 refuses ("text stream ... too small").
+#   vi_tcvn3.txt/.doc    a paragraph typed in a TCVN3 font (.VnTime): the .doc holds the legacy bytes shown as
+#                        Windows-1252 letters, the .txt the Unicode text they stand for.
 #   vi_text.doc          vi_unicode.txt itself under a .doc name.
 #   vi_truncated.doc     the first 4096 bytes of vi_unicode.doc (the OLE header and part of the FAT).
 #   empty.doc            an empty file.
@@ -130,9 +132,27 @@ lo 'rtf:Rich Text Format' vi_unicode
 lo 'doc:MS Word 97' vi_fields
 lo 'doc:MS Word 97' vi_short
 
+# A Word file typed in a TCVN3 (.VnTime) font, as old office files are: its text is the legacy bytes shown as
+# Windows-1252 letters ("Hµ Néi"); rag.legacy (standard library only) makes them from the known UTF-8 text.
+PYTHONPATH="$ROOT" python3 - "$OUT/vi_tcvn3.txt" "$WORK/vi_tcvn3.html" <<'EOF'
+import html, sys
+from rag.legacy import from_unicode
+
+text = ("Văn phòng Quốc hội tổ chức hội nghị tổng kết công tác năm 2023 tại Hà Nội. "
+        "Các đại biểu thống nhất rằng việc ứng dụng công nghệ thông tin đã giúp rút ngắn thời gian xử lý hồ sơ.")
+open(sys.argv[1], "w", encoding="utf-8", newline="\n").write(text + "\n")
+shaped = html.escape(from_unicode(text, "tcvn3"))
+open(sys.argv[2], "w", encoding="utf-8").write(
+    f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
+    f'<p style="font-family: .VnTime">{shaped}</p></body></html>'
+)
+EOF
+lo 'doc:MS Word 97' vi_tcvn3
+
 cp "$WORK/vi_unicode.doc" "$OUT/vi_unicode.doc"
 cp "$WORK/vi_fields.doc" "$OUT/vi_fields.doc"
 cp "$WORK/vi_short.doc" "$OUT/vi_short.doc"
+cp "$WORK/vi_tcvn3.doc" "$OUT/vi_tcvn3.doc"
 cp "$WORK/vi_unicode.docx" "$OUT/vi_unicode_docx.doc"
 cp "$WORK/vi_unicode.rtf" "$OUT/vi_unicode_rtf.doc"
 cp "$WORK/vi_unicode.html" "$OUT/vi_unicode_html.doc"

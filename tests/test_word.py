@@ -96,3 +96,10 @@ def test_a_broken_doc_is_skipped_with_its_reason(tmp_path: Path, name: str, reas
     skipped = load_file(FIXTURES / name, tmp_path)
     assert isinstance(skipped, Skipped)
     assert skipped.reason.startswith(reason), skipped.reason
+
+
+def test_a_doc_typed_in_a_tcvn3_font_is_converted(tmp_path: Path) -> None:
+    document = load_file(FIXTURES / "vi_tcvn3.doc", tmp_path)
+    assert isinstance(document, Document), document
+    assert document.encoding == "tcvn3"
+    assert document.text == (FIXTURES / "vi_tcvn3.txt").read_text(encoding="utf-8").strip()
