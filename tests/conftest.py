@@ -355,3 +355,41 @@ def stop(process: subprocess.Popen[bytes], grace_s: float = 30) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def real_env(real_settings: Settings, home: Path) -> dict[str, str]:
+    """The environment of a `rag` process over the installed default models, with its home in `home`."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    return env | {
+        "RAG_HOME": str(home),
+        "RAG_MODELS_DIR": str(real_settings.models_path),
+        "RAG_MANIFEST": str(real_settings.manifest_path),
+        "RAG_N_THREADS": "2",
+    }
+
+
+@contextmanager
+def rag_serve(env: dict[str, str], home: Path) -> Iterator[str]:
+    """`rag serve` on a free 127.0.0.1 port, started in `home`, until it says it is ready; its URL. Stopped after."""
+    import sys
+    import time
+
+    port, log = free_port(), home / "serve.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port)],
+        env=env,
+        cwd=home,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while "ready in" not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"rag serve did not start: {log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        stop(process)

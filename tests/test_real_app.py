@@ -3,16 +3,14 @@ called through gradio_client, the MCP client, eight clients at once, and headles
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import chromium_page, free_port, installed_model, mcp_session, stop
+from conftest import chromium_page, installed_model, mcp_session, rag_serve, real_env
 
 from rag.config import CHECKOUT, Settings
 
@@ -38,28 +36,11 @@ EIGHT = [q for q, _, _ in KNOWN] + [
 def server(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     installed_model(real_settings, "llm")  # fails saying what to install
     home = tmp_path_factory.mktemp("app")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env |= {
-        "RAG_HOME": str(home),
-        "RAG_MODELS_DIR": str(real_settings.models_path),
-        "RAG_MANIFEST": str(real_settings.manifest_path),
-        "RAG_N_THREADS": "2",
-    }
-    rag = [sys.executable, "-m", "rag"]
-    subprocess.run([*rag, "index", str(CHECKOUT / "seeds")], env=env, check=True, capture_output=True, timeout=600)
-    port, log = free_port(), home / "serve.log"
-    process = subprocess.Popen(
-        [*rag, "serve", "--port", str(port)], env=env, cwd=home, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while "ready in" not in log.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"rag serve did not start: {log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        stop(process)
+    env = real_env(real_settings, home)
+    index = [sys.executable, "-m", "rag", "index", str(CHECKOUT / "seeds")]
+    subprocess.run(index, env=env, check=True, capture_output=True, timeout=600)
+    with rag_serve(env, home) as url:
+        yield url
 
 
 def client(url: str) -> Any:
