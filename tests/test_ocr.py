@@ -185,3 +185,21 @@ def test_indexing_reports_ocr_pages_and_does_not_read_an_unchanged_scan_again(tm
     assert first.ocr_pages == 1 and first.ocr_seconds > 0 and sorted(first.added) == ["docs/a.txt", "docs/scan.pdf"]
     again = indexing.update([docs], FakeEmbedder(), settings)
     assert again.ocr_pages == 0 and sorted(again.unchanged) == ["docs/a.txt", "docs/scan.pdf"]
+
+
+def test_a_pdf_with_some_scanned_pages_keeps_its_text_layer_and_reads_the_rest(tmp_path: Path, ocr: Ocr) -> None:
+    from io import BytesIO
+
+    from pypdf import PdfReader, PdfWriter
+    from test_ingest import minimal_pdf
+
+    writer = PdfWriter()
+    writer.add_page(PdfReader(BytesIO(minimal_pdf("Annual report. The office passed 17 laws in 2020."))).pages[0])
+    writer.add_page(PdfReader(scanned_pdf(tmp_path / "scan.pdf", PAGES[:1])).pages[0])
+    path = tmp_path / "mixed.pdf"
+    with path.open("wb") as f:
+        writer.write(f)
+    document = load_file(path, tmp_path, ocr=ocr)
+    assert isinstance(document, Document), document
+    assert document.ocr_pages == 1  # the page with a text layer is not read by OCR
+    assert "The office passed 17 laws in 2020." in document.text and "Năm nay, bạn bè của chúng tôi" in document.text
