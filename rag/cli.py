@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     idx = sub.add_parser("index", help="index documents (incremental: only what changed is embedded)")
     idx.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: seeds/)")
     idx.add_argument("--prune", action="store_true", help="drop indexed documents that are not under PATH any more")
-    idx.add_argument("--rebuild", action="store_true", help="embed everything again, ignoring the current index")
+    idx.add_argument("--rebuild", action="store_true", help="read and embed everything again (scans are OCR'd again)")
     idx.add_argument(
         "--restore", action="store_true", help="index again the documents under PATH that were removed on purpose"
     )

@@ -10,6 +10,10 @@ cleaning, normalisation or chunking) everything is rebuilt and the report says w
 A rebuild keeps documents from earlier runs, embedding their stored text again. Nothing is
 written when nothing changed; switching FAISS between exact and HNSW, or a new version of
 the BM25 terms, rewrites the index from the stored vectors and texts without embedding.
+A scan read by OCR whose bytes are unchanged is not read again (unless cleaning or
+normalisation changed, or `rebuild`); every other file is read again, cheaply. Documents
+removed on purpose (`remove`) are recorded in the index and left out, unread, when their
+folder is indexed again, unless `restore` is asked for.
 Storage and atomicity live in `rag.store`.
 """
 
@@ -136,20 +140,25 @@ def update(
         # with a rebuild, nothing is reused: documents from earlier runs are embedded again from their stored text
         old = previous if reason is None else None
         progress.step("reading documents")
-        # a file whose bytes are those indexed is not read again (a scan is not OCR'd again) unless cleaning changed
-        known = previous.documents if previous is not None and _same_reading(previous.settings, wanted) else {}
-        documents, skipped = load_documents(paths, settings.home, settings.max_document_mb, ocr, known)
-        withheld: list[str] = []
-        restored: list[str] = []
+        # a scan whose bytes are those indexed is not OCR'd again, unless reading changed or a rebuild is asked for
+        known = {}
+        if previous is not None and ocr is not None and not rebuild and _same_reading(previous.settings, wanted):
+            known = {doc_id: d for doc_id, d in previous.documents.items() if d.ocr_pages}
         removed_before = dict(previous.removed) if previous is not None else {}
-        for document in list(documents):
-            if document.id in removed_before:
-                if restore:
-                    restored.append(document.id)
-                    del removed_before[document.id]
-                else:
-                    withheld.append(document.id)
-                    documents.remove(document)
+        left_out: list[str] = []
+        documents, skipped = load_documents(
+            paths,
+            settings.home,
+            settings.max_document_mb,
+            ocr,
+            known,
+            leave_out=() if restore else removed_before,
+            left_out=left_out,
+        )
+        withheld = sorted(set(left_out))  # removed on purpose earlier: not even read
+        restored = sorted(d.id for d in documents if d.id in removed_before)
+        for doc_id in restored:
+            del removed_before[doc_id]
         if previous is None and not documents:
             raise NothingToIndexError(
                 "found no document to index under " + ", ".join(str(p) for p in paths) + " (see the skipped files)."

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -120,13 +120,20 @@ def load_documents(
     max_mb: float = 50,
     ocr: Ocr | None = None,
     known: Mapping[str, Document] | None = None,
+    leave_out: Collection[str] = (),
+    left_out: list[str] | None = None,
 ) -> tuple[list[Document], list[Skipped]]:
-    """Every supported file under `paths` as a `Document`; the rest as `Skipped`, with reasons (see `load_file`)."""
+    """Every supported file under `paths` as a `Document`; the rest as `Skipped`, with reasons (see `load_file`).
+    A file whose id is in `leave_out` is not read: its id goes to `left_out`."""
     documents: list[Document] = []
     skipped: list[Skipped] = []
     for path in iter_files(paths):
         if not path.exists():
             skipped.append(Skipped(str(path), "no such file or folder", "không có tệp hay thư mục này"))
+            continue
+        if leave_out and document_id(path, home.resolve()) in leave_out:
+            if left_out is not None:
+                left_out.append(document_id(path, home.resolve()))  # removed on purpose: not read at all
             continue
         result = load_file(path, home.resolve(), max_mb, ocr, known)
         if isinstance(result, Document):

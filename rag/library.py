@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from rag import indexing, store
+from rag import indexing
 from rag.config import Settings
 from rag.progress import Progress
 from rag.readers import SUPPORTED
@@ -134,7 +134,7 @@ class Library:
         """Drop a document from the index, and its file when it was uploaded here; False when it was not indexed.
         The index remembers the removal: `make run` indexing `seeds/` again does not bring it back."""
         with self._writing:
-            document = next((d for d, _ in self.retriever.documents() if d.id == doc_id), None)
+            document = next((d for d, _ in self.retriever.current().documents() if d.id == doc_id), None)
             if not indexing.remove([doc_id], self.settings):
                 return False
             self._reload()
@@ -145,7 +145,7 @@ class Library:
         return True
 
     def _reload(self) -> None:
-        self.retriever.use(store.load(self.settings.index_path))
+        self.retriever.reload(self.settings.index_path)
 
 
 def _restore(target: Path, previous: Path | None) -> None:

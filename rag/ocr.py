@@ -4,9 +4,10 @@ Tesseract runs as Debian packages it (`tesseract-ocr`, `tesseract-ocr-vie`; `mak
 `tesseract stdin stdout -l vie` process a page, the page handed over as PNG bytes, so nothing is written to
 disk. PDF pages are rendered by pdfium (`pypdfium2`) at `RAG_OCR_DPI`, grey. Every scan is bounded before
 the work starts and while it runs: a document with more than `RAG_OCR_MAX_PAGES` pages to read is refused
-with its page count; a page is rendered at most at `MAX_PIXELS` (a huge page is rendered smaller); an image
-file over `MAX_PIXELS` is refused from its header, before it is decoded; a page that takes Tesseract more
-than `RAG_OCR_PAGE_TIMEOUT_S` is stopped and the document refused. Without Tesseract (or its Vietnamese
+with its page count (a TIFF's pages counted one at a time up to that bound); a page is rendered at most at
+`MAX_PIXELS` (a huge page is rendered smaller); an image, or a TIFF page, over `MAX_PIXELS` is refused from
+its header, before it is decoded, and only PNG, JPEG and TIFF are opened, whatever the name says; a page that
+takes Tesseract more than `RAG_OCR_PAGE_TIMEOUT_S` is stopped and the document refused. Without Tesseract (or its Vietnamese
 model) `Ocr.from_settings` gives None and the readers say what to install.
 
 This module reads pixels; it does not decide which pages need it (`rag.readers`) or clean the text.
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
     from rag.config import Settings
 
+IMAGE_FORMATS = ("PNG", "JPEG", "TIFF")  # what scanners write; the .png/.jpg/.tif names readers accept
 MAX_PIXELS = 40_000_000  # an A4 page at 600 dpi is 35 million pixels; Pillow's own bomb warning is at 89 million
 INSTALL = "install Tesseract and its Vietnamese model: `apt-get install tesseract-ocr tesseract-ocr-vie`"
 
@@ -116,11 +118,14 @@ class Ocr:
         return texts, seconds
 
     def check_pages(self, count: int) -> None:
+        """Refuse more than `max_pages` pages (a count of `max_pages` + 1 from `frame_count` means "more")."""
         if count > self.max_pages:
+            many = f"{count:,}" if count > self.max_pages + 1 else f"more than {self.max_pages:,}"
+            nhieu = f"{count:,}" if count > self.max_pages + 1 else f"hơn {self.max_pages:,}"
             raise ReadError(
-                f"{count:,} scanned pages, over the {self.max_pages:,} read by OCR (RAG_OCR_MAX_PAGES); "
+                f"{many} scanned pages, over the {self.max_pages:,} read by OCR (RAG_OCR_MAX_PAGES); "
                 "split the file or raise the limit",
-                f"{count:,} trang quét, quá {self.max_pages:,} trang được nhận dạng chữ (RAG_OCR_MAX_PAGES); "
+                f"{nhieu} trang quét, quá {self.max_pages:,} trang được nhận dạng chữ (RAG_OCR_MAX_PAGES); "
                 "hãy tách tệp hoặc nâng giới hạn",
             )
 
@@ -151,7 +156,7 @@ def open_image(path: Path) -> Image.Image:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        image = Image.open(path)
+        image = Image.open(path, formats=IMAGE_FORMATS)  # never EPS and the like, whatever the file is named
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         why = str(exc).replace(f"'{path}'", path.name).replace(str(path), path.name)
         raise ReadError(f"not a readable image ({why})", f"không đọc được ảnh ({why})") from None
@@ -162,26 +167,47 @@ def open_image(path: Path) -> Image.Image:
             f"{MAX_PIXELS / 1e6:.0f} million read by OCR",
             f"ảnh hơn {over:.0f} triệu điểm (bom giải nén?), quá {MAX_PIXELS / 1e6:.0f} triệu điểm được nhận dạng chữ",
         ) from None
+    try:
+        check_size(image)
+    except ReadError:
+        image.close()
+        raise
+    return image
+
+
+def check_size(image: Image.Image) -> None:
     width, height = image.size
     if width * height > MAX_PIXELS:
-        image.close()
         raise ReadError(
             f"an image of {width:,} × {height:,} pixels, over the {MAX_PIXELS / 1e6:.0f} million read by OCR",
             f"ảnh {width:,} × {height:,} điểm, quá {MAX_PIXELS / 1e6:.0f} triệu điểm được nhận dạng chữ",
         )
-    return image
 
 
 def image_frames(image: Image.Image) -> Iterator[Image.Image]:
-    """Each frame of an image (a multi-page TIFF has several), decoded one at a time, in grey."""
-    from PIL import ImageSequence
+    """Each frame of an image (a multi-page TIFF has several), its size checked from its header, then decoded,
+    one at a time, in grey."""
+    from PIL import Image, ImageSequence
 
     for frame in ImageSequence.Iterator(image):
+        check_size(frame)
         try:
             yield frame.convert("L")
-        except (OSError, ValueError, SyntaxError) as exc:  # a damaged frame: Pillow reads lazily
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # Pillow reads lazily
             raise ReadError(f"a damaged image ({exc})", f"ảnh bị hỏng ({exc})") from None
 
 
-def frame_count(image: Image.Image) -> int:
-    return int(getattr(image, "n_frames", 1))
+def frame_count(image: Image.Image, most: int) -> int:
+    """How many frames an image has, or `most` + 1 when it has more: counting them all would walk every one of a
+    TIFF's directories (Pillow's own count slows down with the square of their number)."""
+    count = 1
+    try:
+        while count <= most:  # one frame further each time: Pillow reads the next directory only
+            image.seek(count)
+            count += 1
+    except EOFError:
+        pass
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ReadError(f"a damaged image ({exc})", f"ảnh bị hỏng ({exc})") from None
+    image.seek(0)
+    return count

@@ -136,10 +136,17 @@ class Pipeline:
         raise AssertionError("stream ended without an answer")
 
     def stream(
-        self, question: str, history: Sequence[Turn] = (), top_k: int | None = None, style: Style | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        style: Style | None = None,
+        retriever: Retriever | None = None,
     ) -> Iterator[Event]:
         """The `Draft` (when there is one), the model's text as it comes, then the `Answer`; `top_k` overrides the
-        passages retrieved for this call, `style` the answer style (`extractive`: no model call)."""
+        passages retrieved for this call, `style` the answer style (`extractive`: no model call). `retriever` is
+        the one index the answer is made from (`Retriever.current()`, the live one, by default): a caller that
+        shows the cited passages passes its own, to look them up in the same index."""
         started = time.perf_counter()
 
         def ms() -> float:
@@ -157,7 +164,7 @@ class Pipeline:
         # earlier turns are bounded like the question: a follow-up carries the previous question into the prompt
         history = [Turn(role, content[: self.max_question_chars]) for role, content in history]
         query, previous = forms.standalone(question, history)
-        retriever = self.retriever.current()  # one index for the whole answer, the live one when it was replaced
+        retriever = retriever or self.retriever.current()  # one index for the whole answer
         hits = retriever.search(query, k=top_k or self.top_k)
         passages = evidence.select(query, hits, self.generator.count_tokens, self.evidence_tokens)
         retrieval_ms = ms()

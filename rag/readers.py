@@ -22,6 +22,7 @@ This module does not clean text (`rag.cleaning`) or walk folders (`rag.ingest`).
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,7 @@ BOMS = (
 )
 OCR_BELOW_CHARS = 20  # a PDF page with fewer characters of text than this is read by OCR (a scan, maybe numbered)
 Reader = Callable[[Path, Ocr | None], Extracted]
+log = logging.getLogger(__name__)
 
 
 def decode(data: bytes) -> tuple[str, str | None]:
@@ -146,18 +148,27 @@ def read_pdf(path: Path, ocr: Ocr | None = None) -> Extracted:
     except PdfReadError as exc:
         raise ReadError(f"not a readable PDF ({exc})", f"không đọc được tệp PDF ({exc})") from None
     scanned = [i for i, page in enumerate(pages) if len(page.strip()) < OCR_BELOW_CHARS]
-    seconds = 0.0
+    seconds, read = 0.0, 0
     if scanned and ocr is not None:
-        texts, seconds = ocr.pages(path.name, len(scanned), lambda: render_pdf_pages(path, scanned, ocr.dpi))
-        for i, text in zip(scanned, texts, strict=True):
-            pages[i] = text
+        try:
+            texts, seconds = ocr.pages(path.name, len(scanned), lambda: render_pdf_pages(path, scanned, ocr.dpi))
+        except ReadError as exc:
+            if len(scanned) == len(pages):
+                raise
+            # the pages with a text layer are not lost with the scanned ones
+            log.warning(
+                "%s: %d pages without text were not read by OCR (%s); the others are", path.name, len(scanned), exc
+            )
+        else:
+            for i, text in zip(scanned, texts, strict=True):
+                pages[i] = text
+            read = len(scanned)
     elif not any(page.strip() for page in pages):
         raise ReadError(
-            f"no text layer (scanned or image-only pages?); to read it by OCR, {INSTALL}",
+            f"no text layer (scanned or image-only pages?); to read it by OCR, {INSTALL} (and leave RAG_OCR on)",
             "tệp PDF không có lớp văn bản (trang quét hoặc chỉ có ảnh?); để nhận dạng chữ (OCR), hãy cài "
             "Tesseract và dữ liệu tiếng Việt: `apt-get install tesseract-ocr tesseract-ocr-vie`",
         )
-    read = len(scanned) if ocr is not None else 0
     return Extracted(join_lines("\n\n".join(pages)), title=title or None, ocr_pages=read, ocr_seconds=seconds)
 
 
@@ -165,12 +176,12 @@ def read_image(path: Path, ocr: Ocr | None = None) -> Extracted:
     """A scanned page (or a multi-page TIFF) read by OCR."""
     if ocr is None:
         raise ReadError(
-            f"an image: its text can only be read by OCR; {INSTALL}",
+            f"an image: its text can only be read by OCR; {INSTALL} (and leave RAG_OCR on)",
             "tệp ảnh: chỉ đọc được chữ bằng nhận dạng chữ (OCR); hãy cài Tesseract và dữ liệu tiếng Việt: "
             "`apt-get install tesseract-ocr tesseract-ocr-vie`",
         )
     with open_image(path) as image:
-        count = frame_count(image)
+        count = frame_count(image, ocr.max_pages)  # over the limit: refused by `pages` before a frame is decoded
         texts, seconds = ocr.pages(path.name, count, lambda: image_frames(image))
     return Extracted(join_lines("\n\n".join(texts)), ocr_pages=count, ocr_seconds=seconds)
 

@@ -142,9 +142,16 @@ class Retriever:
             try:
                 self.use(store.load(index_dir))
                 log.info("the index at %s was replaced: now searching %s", index_dir, live.name)
-            except RagError as exc:
+            except Exception as exc:  # a damaged or incompatible index, or a failure reading it: keep this one
                 self._refused = live
-                log.warning("the index at %s was replaced, but the new one is not used: %s", index_dir, exc)
+                why = str(exc) if isinstance(exc, RagError) else f"{type(exc).__name__}: {exc}"
+                log.warning("the index at %s was replaced, but the new one is not used: %s", index_dir, why)
+
+    def reload(self, index_dir: Path) -> None:
+        """Search the index now at `index_dir` (after this app changed it); its errors are raised. Loads never
+        overlap with `current`'s, so an older index is never put back over a newer one."""
+        with self._loading:
+            self.use(store.load(index_dir))
 
     def chunks(self, ids: Collection[str]) -> dict[str, Chunk]:
         """The indexed chunks with these ids, by id."""

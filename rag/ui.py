@@ -95,10 +95,11 @@ class Handlers:
         streamed, draft, panel = "", None, '<p class="rag-waiting">Đang viết câu trả lời…</p>'
         try:
             with self.pipeline.busy:  # held across the stream (the OpenAI-compatible endpoint waits for it)
-                for event in self.pipeline.stream(question, history, int(k) if k else None):
+                view = self.pipeline.retriever.current()  # the answer and its sources panel from one index
+                for event in self.pipeline.stream(question, history, int(k) if k else None, retriever=view):
                     if isinstance(event, Draft):  # the quote and its sources, before the model's first word
                         draft = event
-                        panel = draft_sources_html(draft, self.pipeline.retriever.chunks(cited(draft)))
+                        panel = draft_sources_html(draft, view.chunks(cited(draft)))
                         chat[-1] = {"role": "assistant", "content": draft_text(draft, streamed)}
                         yield list(chat), "", panel
                     elif isinstance(event, str):
@@ -107,7 +108,7 @@ class Handlers:
                         yield list(chat), "", panel
                     else:
                         chat[-1] = {"role": "assistant", "content": chat_text(event)}
-                        chunks = self.pipeline.retriever.chunks(cited(event))
+                        chunks = view.chunks(cited(event))
                         yield list(chat), "", sources_html(event, chunks)
         except RagError as exc:
             raise raise_for_user(exc) from None

@@ -6,8 +6,8 @@ more than 200 times its packed size (a zip bomb); nothing is decompressed to fin
 body is read in order, paragraphs and tables as they come: a table row becomes one line, its
 cells in order joined by " | " (a cell merged across columns counted once, a cell's own
 paragraphs joined by spaces, a table inside a cell read in line), so the figures of a table
-can be found and cited. A legacy `.doc` is read by antiword (catdoc for the very short
-documents antiword refuses), both told to write UTF-8: they keep every Vietnamese letter
+can be found and cited. A legacy `.doc` is read by antiword (by catdoc when antiword fails,
+as it does on very short documents), both told to write UTF-8: they keep every Vietnamese letter
 (measured on `tests/fixtures/doc/`), and a table row becomes a line too; a file named .doc
 that is really a .docx, RTF or HTML file is read as what it is.
 
@@ -112,7 +112,7 @@ ANTIWORD_ROW = re.compile(r"^\|(.*)\|$")
 
 
 def read_doc(path: Path, ocr: Ocr | None = None) -> Extracted:
-    """A Word 97-2003 .doc by antiword (catdoc when antiword refuses it: it cannot read very short documents).
+    """A Word 97-2003 .doc by antiword (catdoc when antiword fails: it cannot read very short documents).
     Files saved with a .doc name in another format are read as what they are: .docx, RTF (catdoc), HTML."""
     with path.open("rb") as f:
         head = f.read(512)
@@ -123,17 +123,20 @@ def read_doc(path: Path, ocr: Ocr | None = None) -> Extracted:
 
         return read_html(path)
     if head.startswith(b"{\\rtf"):
-        return Extracted(_run(["catdoc", "-d", "utf-8", "-w", str(path)], "catdoc").replace("\t", CELL_SEPARATOR))
+        return Extracted(
+            _run(["catdoc", "-d", "utf-8", "-w", str(path.resolve())], "catdoc").replace("\t", CELL_SEPARATOR)
+        )
     if not head.startswith(OLE):
         raise ReadError(
             "not a Word 97-2003 document (nor a .docx, RTF or HTML file named .doc)",
             "không phải tài liệu Word 97-2003 (cũng không phải tệp .docx, RTF hay HTML mang tên .doc)",
         )
     try:
-        text = _run(["antiword", "-m", "UTF-8.txt", "-w", "0", str(path)], "antiword")
+        text = _run(["antiword", "-m", "UTF-8.txt", "-w", "0", str(path.resolve())], "antiword")  # never "-x.doc"
     except ReadError as first:
         try:
-            return Extracted(_run(["catdoc", "-d", "utf-8", "-w", str(path)], "catdoc").replace("\t", CELL_SEPARATOR))
+            catdoc = _run(["catdoc", "-d", "utf-8", "-w", str(path.resolve())], "catdoc")
+            return Extracted(catdoc.replace("\t", CELL_SEPARATOR))
         except ReadError:
             raise first from None
     rows = [

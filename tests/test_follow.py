@@ -83,6 +83,9 @@ def test_a_removed_document_stays_removed_until_restored(tmp_path: Path) -> None
     assert indexing.remove(["docs/vinh.txt"], settings) == ["docs/vinh.txt"]
     again = indexing.update([docs], embedder, settings)  # `make run` indexing seeds/ again
     assert again.withheld == ["docs/vinh.txt"] and not again.added and not again.written
+    (docs / "vinh.txt").write_bytes(b"\x00" * 100)  # unreadable now: a removed document is not even read
+    assert indexing.update([docs], embedder, settings).skipped == []
+    (docs / "vinh.txt").write_text(VINH, encoding="utf-8")
     assert set(store.load(settings.index_path).documents) == {"docs/hue.txt"}
     assert store.load(settings.index_path).removed == {"docs/vinh.txt": again_hash(docs / "vinh.txt")}
     back = indexing.update([docs], embedder, settings, restore=True)

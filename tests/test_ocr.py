@@ -38,9 +38,9 @@ class Recorder:
         self.advanced += amount
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def ocr() -> Ocr:
-    found = Ocr()
+    found = Ocr()  # one a test: `progress` and the counts are its own
     assert found.available(), "Tesseract with its Vietnamese model is needed: `make test` installs it"
     return found
 
@@ -164,7 +164,41 @@ def test_a_corrupt_image_is_skipped_with_its_reason(tmp_path: Path, ocr: Ocr, da
     path.write_bytes(data)
     skipped = load_file(path, tmp_path, ocr=ocr)
     assert isinstance(skipped, Skipped)
-    assert skipped.reason and skipped.vi
+    assert skipped.reason.startswith(("not a readable image (", "a damaged image (")), skipped.reason
+    assert skipped.vi.startswith(("không đọc được ảnh (", "ảnh bị hỏng ("))
+
+
+def test_a_tiff_of_many_pages_is_refused_without_counting_them_all(tmp_path: Path, ocr: Ocr) -> None:
+    from PIL import Image
+
+    path = tmp_path / "nhieu.tiff"
+    frames = [Image.new("L", (8, 8), 255) for _ in range(2_000)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    recorder = Recorder()
+    ocr.progress = recorder
+    skipped = load_file(path, tmp_path, ocr=ocr)
+    assert isinstance(skipped, Skipped)
+    assert skipped.reason.startswith("more than 300 scanned pages, over the 300 read by OCR (RAG_OCR_MAX_PAGES)")
+    assert recorder.advanced == 0
+
+
+def test_a_huge_later_page_of_a_tiff_is_refused_from_its_header(tmp_path: Path, ocr: Ocr) -> None:
+    from PIL import Image
+
+    path = tmp_path / "sau.tiff"
+    Image.new("L", (8, 8), 255).save(path, save_all=True, append_images=[Image.new("1", (8_000, 6_000), 1)])
+    skipped = load_file(path, tmp_path, ocr=ocr)
+    assert isinstance(skipped, Skipped)
+    assert skipped.reason == "an image of 8,000 × 6,000 pixels, over the 40 million read by OCR"
+
+
+def test_an_image_named_png_in_another_format_is_not_opened(tmp_path: Path, ocr: Ocr) -> None:
+    from PIL import Image
+
+    path = tmp_path / "anh.png"
+    Image.new("RGB", (64, 64), "white").save(path, "GIF")  # Pillow would open it: rag reads PNG, JPEG, TIFF only
+    skipped = load_file(path, tmp_path, ocr=ocr)
+    assert isinstance(skipped, Skipped) and skipped.reason.startswith("not a readable image (")
 
 
 def test_a_page_over_its_time_is_stopped(tmp_path: Path) -> None:
@@ -185,6 +219,27 @@ def test_indexing_reports_ocr_pages_and_does_not_read_an_unchanged_scan_again(tm
     assert first.ocr_pages == 1 and first.ocr_seconds > 0 and sorted(first.added) == ["docs/a.txt", "docs/scan.pdf"]
     again = indexing.update([docs], FakeEmbedder(), settings)
     assert again.ocr_pages == 0 and sorted(again.unchanged) == ["docs/a.txt", "docs/scan.pdf"]
+    rebuilt = indexing.update([docs], FakeEmbedder(), settings, rebuild=True)  # asked for: everything read again
+    assert rebuilt.ocr_pages == 1
+
+
+def test_a_pdf_read_before_ocr_was_installed_is_read_by_ocr_once_it_is(tmp_path: Path) -> None:
+    from io import BytesIO
+
+    from pypdf import PdfReader, PdfWriter
+    from test_ingest import minimal_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    writer = PdfWriter()
+    writer.add_page(PdfReader(BytesIO(minimal_pdf("Annual report. The office passed 17 laws in 2020."))).pages[0])
+    writer.add_page(PdfReader(scanned_pdf(tmp_path / "scan.pdf", PAGES[:1])).pages[0])
+    with (docs / "mixed.pdf").open("wb") as f:
+        writer.write(f)
+    without = indexing.update([docs], FakeEmbedder(), Settings(home=tmp_path, index_dir=Path("index"), ocr=False))
+    assert without.ocr_pages == 0 and without.added == ["docs/mixed.pdf"]
+    after = indexing.update([docs], FakeEmbedder(), Settings(home=tmp_path, index_dir=Path("index")))
+    assert after.ocr_pages == 1 and after.changed == []  # the same bytes, read again: the scanned page is in now
 
 
 def test_a_pdf_with_some_scanned_pages_keeps_its_text_layer_and_reads_the_rest(tmp_path: Path, ocr: Ocr) -> None:
@@ -203,3 +258,20 @@ def test_a_pdf_with_some_scanned_pages_keeps_its_text_layer_and_reads_the_rest(t
     assert isinstance(document, Document), document
     assert document.ocr_pages == 1  # the page with a text layer is not read by OCR
     assert "The office passed 17 laws in 2020." in document.text and "Năm nay, bạn bè của chúng tôi" in document.text
+
+
+def test_a_pdf_whose_scanned_pages_fail_keeps_its_text_layer(tmp_path: Path) -> None:
+    from io import BytesIO
+
+    from pypdf import PdfReader, PdfWriter
+    from test_ingest import minimal_pdf
+
+    writer = PdfWriter()
+    writer.add_page(PdfReader(BytesIO(minimal_pdf("Annual report. The office passed 17 laws in 2020."))).pages[0])
+    writer.add_page(PdfReader(scanned_pdf(tmp_path / "scan.pdf", PAGES[:1])).pages[0])
+    path = tmp_path / "mixed.pdf"
+    with path.open("wb") as f:
+        writer.write(f)
+    document = load_file(path, tmp_path, ocr=Ocr(page_timeout_s=0.001))  # every page runs out of time
+    assert isinstance(document, Document), document
+    assert document.ocr_pages == 0 and "The office passed 17 laws in 2020." in document.text

@@ -174,8 +174,9 @@ WITH_OCR = {
 }
 
 
-def expected(name: str, ocr: bool) -> str:
-    return WITH_OCR.get(name, HOSTILE[name][1]) if ocr else HOSTILE[name][1]
+def with_ocr(name: str) -> str:
+    """The start of the reason `name` is skipped with where Tesseract is installed."""
+    return WITH_OCR.get(name, HOSTILE[name][1])
 
 
 def write_hostile(folder: Path) -> dict[str, Path]:
@@ -270,7 +271,7 @@ def test_rag_index_skips_every_hostile_file_with_its_reason_and_indexes_the_rest
     tally.add("hostile documents tried", len(reasons))
     assert sorted(reasons) == sorted(HOSTILE)
     for name in HOSTILE:
-        assert reasons[name].startswith(expected(name, ocr=True)), (name, reasons[name])
+        assert reasons[name].startswith(with_ocr(name)), (name, reasons[name])
     index = store.load(config.index_path)
     lost = [name for name in GOOD if f"docs/{name}" not in index.documents]
     tally.add("documents lost", len(lost))
@@ -305,7 +306,7 @@ def test_an_upload_of_hostile_files_is_refused_or_skipped_and_the_library_keeps_
     }
     assert sorted(skipped) == sorted(set(HOSTILE) - set(refused))
     for name, reason in skipped.items():
-        assert reason.startswith(expected(name, ocr=True)), (name, reason)
+        assert reason.startswith(with_ocr(name)), (name, reason)
     assert result.added == ["data/uploads/moi.txt"]
     assert [p.name for p in config.uploads_path.iterdir()] == ["moi.txt"]  # nothing hostile is kept
     documents = library.retriever.index.documents
