@@ -7,8 +7,8 @@ the work starts and while it runs: a document with more than `RAG_OCR_MAX_PAGES`
 with its page count (a TIFF's pages counted one at a time up to that bound); a page is rendered at most at
 `MAX_PIXELS` (a huge page is rendered smaller); an image, or a TIFF page, over `MAX_PIXELS` is refused from
 its header, before it is decoded, and only PNG, JPEG and TIFF are opened, whatever the name says; a page that
-takes Tesseract more than `RAG_OCR_PAGE_TIMEOUT_S` is stopped and the document refused. Without Tesseract (or its Vietnamese
-model) `Ocr.from_settings` gives None and the readers say what to install.
+takes Tesseract more than `RAG_OCR_PAGE_TIMEOUT_S` is stopped and the document refused. Without Tesseract (or
+its Vietnamese model) `Ocr.from_settings` gives None and the readers say what to install.
 
 This module reads pixels; it does not decide which pages need it (`rag.readers`) or clean the text.
 """
