@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,21 @@ from rag.ocr import MAX_PIXELS, Ocr
 from rag.types import Document, Skipped
 
 MAX_CER = 0.03
+
+
+def mixed_pdf(path: Path, scan: Path) -> Path:
+    """A PDF of a page with a text layer ("… passed 17 laws in 2020.") and a scanned page (`PAGES[0]`)."""
+    from io import BytesIO
+
+    from pypdf import PdfReader, PdfWriter
+    from test_ingest import minimal_pdf
+
+    writer = PdfWriter()
+    writer.add_page(PdfReader(BytesIO(minimal_pdf("Annual report. The office passed 17 laws in 2020."))).pages[0])
+    writer.add_page(PdfReader(scanned_pdf(scan, PAGES[:1])).pages[0])
+    with path.open("wb") as f:
+        writer.write(f)
+    return path
 
 
 def read_back(document: Document) -> str:
@@ -106,14 +122,30 @@ def blank_pdf(pages: int, width: float = 595, height: float = 842) -> bytes:
     return out.getvalue()
 
 
-def test_ten_thousand_scanned_pages_are_refused_before_any_is_read(tmp_path: Path, ocr: Ocr) -> None:
-    path = tmp_path / "huge.pdf"
-    path.write_bytes(blank_pdf(10_000))
+def many_frames_tiff(path: Path) -> None:
+    from PIL import Image
+
+    frames = [Image.new("L", (8, 8), 255) for _ in range(2_000)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "reason"),
+    [
+        ("huge.pdf", lambda p: p.write_bytes(blank_pdf(10_000)), "10,000 scanned pages, over the 300 read by OCR"),
+        ("nhieu.tiff", many_frames_tiff, "more than 300 scanned pages, over the 300 read by OCR"),  # not all counted
+    ],
+)
+def test_too_many_scanned_pages_are_refused_before_any_is_read(
+    tmp_path: Path, ocr: Ocr, name: str, make: Callable[[Path], object], reason: str
+) -> None:
+    path = tmp_path / name
+    make(path)
     recorder = Recorder()
     ocr.progress = recorder
     skipped = load_file(path, tmp_path, ocr=ocr)
     assert isinstance(skipped, Skipped)
-    assert skipped.reason.startswith("10,000 scanned pages, over the 300 read by OCR (RAG_OCR_MAX_PAGES)")
+    assert skipped.reason.startswith(reason + " (RAG_OCR_MAX_PAGES)")
     assert recorder.advanced == 0
 
 
@@ -168,20 +200,6 @@ def test_a_corrupt_image_is_skipped_with_its_reason(tmp_path: Path, ocr: Ocr, da
     assert skipped.vi.startswith(("không đọc được ảnh (", "ảnh bị hỏng ("))
 
 
-def test_a_tiff_of_many_pages_is_refused_without_counting_them_all(tmp_path: Path, ocr: Ocr) -> None:
-    from PIL import Image
-
-    path = tmp_path / "nhieu.tiff"
-    frames = [Image.new("L", (8, 8), 255) for _ in range(2_000)]
-    frames[0].save(path, save_all=True, append_images=frames[1:])
-    recorder = Recorder()
-    ocr.progress = recorder
-    skipped = load_file(path, tmp_path, ocr=ocr)
-    assert isinstance(skipped, Skipped)
-    assert skipped.reason.startswith("more than 300 scanned pages, over the 300 read by OCR (RAG_OCR_MAX_PAGES)")
-    assert recorder.advanced == 0
-
-
 def test_a_huge_later_page_of_a_tiff_is_refused_from_its_header(tmp_path: Path, ocr: Ocr) -> None:
     from PIL import Image
 
@@ -224,18 +242,9 @@ def test_indexing_reports_ocr_pages_and_does_not_read_an_unchanged_scan_again(tm
 
 
 def test_a_pdf_read_before_ocr_was_installed_is_read_by_ocr_once_it_is(tmp_path: Path) -> None:
-    from io import BytesIO
-
-    from pypdf import PdfReader, PdfWriter
-    from test_ingest import minimal_pdf
-
     docs = tmp_path / "docs"
     docs.mkdir()
-    writer = PdfWriter()
-    writer.add_page(PdfReader(BytesIO(minimal_pdf("Annual report. The office passed 17 laws in 2020."))).pages[0])
-    writer.add_page(PdfReader(scanned_pdf(tmp_path / "scan.pdf", PAGES[:1])).pages[0])
-    with (docs / "mixed.pdf").open("wb") as f:
-        writer.write(f)
+    mixed_pdf(docs / "mixed.pdf", tmp_path / "scan.pdf")
     without = indexing.update([docs], FakeEmbedder(), Settings(home=tmp_path, index_dir=Path("index"), ocr=False))
     assert without.ocr_pages == 0 and without.added == ["docs/mixed.pdf"]
     after = indexing.update([docs], FakeEmbedder(), Settings(home=tmp_path, index_dir=Path("index")))
@@ -243,17 +252,7 @@ def test_a_pdf_read_before_ocr_was_installed_is_read_by_ocr_once_it_is(tmp_path:
 
 
 def test_a_pdf_with_some_scanned_pages_keeps_its_text_layer_and_reads_the_rest(tmp_path: Path, ocr: Ocr) -> None:
-    from io import BytesIO
-
-    from pypdf import PdfReader, PdfWriter
-    from test_ingest import minimal_pdf
-
-    writer = PdfWriter()
-    writer.add_page(PdfReader(BytesIO(minimal_pdf("Annual report. The office passed 17 laws in 2020."))).pages[0])
-    writer.add_page(PdfReader(scanned_pdf(tmp_path / "scan.pdf", PAGES[:1])).pages[0])
-    path = tmp_path / "mixed.pdf"
-    with path.open("wb") as f:
-        writer.write(f)
+    path = mixed_pdf(tmp_path / "mixed.pdf", tmp_path / "scan.pdf")
     document = load_file(path, tmp_path, ocr=ocr)
     assert isinstance(document, Document), document
     assert document.ocr_pages == 1  # the page with a text layer is not read by OCR
@@ -261,17 +260,7 @@ def test_a_pdf_with_some_scanned_pages_keeps_its_text_layer_and_reads_the_rest(t
 
 
 def test_a_pdf_whose_scanned_pages_fail_keeps_its_text_layer(tmp_path: Path) -> None:
-    from io import BytesIO
-
-    from pypdf import PdfReader, PdfWriter
-    from test_ingest import minimal_pdf
-
-    writer = PdfWriter()
-    writer.add_page(PdfReader(BytesIO(minimal_pdf("Annual report. The office passed 17 laws in 2020."))).pages[0])
-    writer.add_page(PdfReader(scanned_pdf(tmp_path / "scan.pdf", PAGES[:1])).pages[0])
-    path = tmp_path / "mixed.pdf"
-    with path.open("wb") as f:
-        writer.write(f)
+    path = mixed_pdf(tmp_path / "mixed.pdf", tmp_path / "scan.pdf")
     document = load_file(path, tmp_path, ocr=Ocr(page_timeout_s=0.001))  # every page runs out of time
     assert isinstance(document, Document), document
     assert document.ocr_pages == 0 and "The office passed 17 laws in 2020." in document.text
