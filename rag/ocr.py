@@ -100,8 +100,8 @@ class Ocr:
             raise ReadError(f"Tesseract failed on a page ({detail[0]})", f"Tesseract lỗi ở một trang ({detail[0]})")
         return done.stdout.decode("utf-8", errors="replace")
 
-    def pages(self, name: str, count: int, images: Callable[[], Iterable[Image.Image]]) -> tuple[list[str], float]:
-        """The text of `count` page images (made lazily, one at a time) and the seconds it took; refused over
+    def pages(self, name: str, count: int, images: Callable[[], Iterable[Image.Image]]) -> list[str]:
+        """The text of `count` page images (made lazily, one at a time; `seconds` adds their time); refused over
         `max_pages` before any is made."""
         self.check_pages(count)
         self.progress.step(f"OCR of {name} ({count} pages)", total=count, unit="pages")
@@ -115,7 +115,7 @@ class Ocr:
             seconds = time.perf_counter() - started
             self.pages_read += len(texts)
             self.seconds += seconds
-        return texts, seconds
+        return texts
 
     def check_pages(self, count: int) -> None:
         """Refuse more than `max_pages` pages (a count of `max_pages` + 1 from `frame_count` means "more")."""

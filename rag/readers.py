@@ -148,10 +148,10 @@ def read_pdf(path: Path, ocr: Ocr | None = None) -> Extracted:
     except PdfReadError as exc:
         raise ReadError(f"not a readable PDF ({exc})", f"không đọc được tệp PDF ({exc})") from None
     scanned = [i for i, page in enumerate(pages) if len(page.strip()) < OCR_BELOW_CHARS]
-    seconds, read = 0.0, 0
+    read = 0
     if scanned and ocr is not None:
         try:
-            texts, seconds = ocr.pages(path.name, len(scanned), lambda: render_pdf_pages(path, scanned, ocr.dpi))
+            texts = ocr.pages(path.name, len(scanned), lambda: render_pdf_pages(path, scanned, ocr.dpi))
         except ReadError as exc:
             if len(scanned) == len(pages):
                 raise
@@ -169,7 +169,7 @@ def read_pdf(path: Path, ocr: Ocr | None = None) -> Extracted:
             "tệp PDF không có lớp văn bản (trang quét hoặc chỉ có ảnh?); để nhận dạng chữ (OCR), hãy cài "
             "Tesseract và dữ liệu tiếng Việt: `apt-get install tesseract-ocr tesseract-ocr-vie`",
         )
-    return Extracted(join_lines("\n\n".join(pages)), title=title or None, ocr_pages=read, ocr_seconds=seconds)
+    return Extracted(join_lines("\n\n".join(pages)), title=title or None, ocr_pages=read)
 
 
 def read_image(path: Path, ocr: Ocr | None = None) -> Extracted:
@@ -182,8 +182,8 @@ def read_image(path: Path, ocr: Ocr | None = None) -> Extracted:
         )
     with open_image(path) as image:
         count = frame_count(image, ocr.max_pages)  # over the limit: refused by `pages` before a frame is decoded
-        texts, seconds = ocr.pages(path.name, count, lambda: image_frames(image))
-    return Extracted(join_lines("\n\n".join(texts)), ocr_pages=count, ocr_seconds=seconds)
+        texts = ocr.pages(path.name, count, lambda: image_frames(image))
+    return Extracted(join_lines("\n\n".join(texts)), ocr_pages=count)
 
 
 def join_lines(text: str) -> str:

@@ -42,7 +42,6 @@ class Extracted:
     title: str | None = None
     date: str | None = None
     ocr_pages: int = 0  # pages whose text came from OCR
-    ocr_seconds: float = 0.0
     encoding: str | None = None  # the legacy encoding (TCVN3, VNI) the text was converted from
 
 
