@@ -73,16 +73,17 @@ def seeds_prompts(settings: Settings, model: str, count: int) -> list[list[dict[
     """The messages the pipeline sends for the first `count` answerable seeds questions that reach the model."""
     from bench.app import questions
     from bench.generation import seeds_index
-    from rag import embed, store
+    from rag import embed
     from rag.pipeline import Pipeline
     from rag.retrieve import Retriever
+    from rag.storage import open_store
 
     settings = settings.model_copy(update={"llm": model})
     recorder = Prompts(LlamaGenerator.from_settings(settings))
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = seeds_index(settings, Path(tmp) / "index")
         settings = settings.model_copy(update={"index_dir": index_dir})
-        retriever = Retriever(store.load(settings.index_path), embed.from_settings(settings), settings.dense_weight)
+        retriever = Retriever(open_store(settings).load(), embed.from_settings(settings), settings.dense_weight)
         pipeline = Pipeline.from_settings(settings, retriever, recorder)  # type: ignore[arg-type]
         for question in questions(4 * count):
             pipeline.ask(question)

@@ -186,13 +186,14 @@ class EmbeddingRow:
 
 def recall(embedder: Embedder, data: Path, work: Path) -> Recall:
     """recall@1 and @5 of the hybrid ranking and of dense alone over the XQuAD-vi paragraphs, every question."""
-    from rag import indexing, store
+    from rag import indexing
     from rag.retrieve import Retriever
+    from rag.storage import open_store
     from rag.text import normalize
 
     settings = load_settings(index_dir=work / f"index-{embedder.fingerprint}", n_threads=2)
     indexing.update([data / "xquad_vi" / "corpus_contexts"], embedder, settings)
-    index = store.load(settings.index_path)
+    index = open_store(settings).load()
     questions = [json.loads(line) for line in (data / "xquad_vi" / "questions.jsonl").open(encoding="utf-8")]
     asked = [normalize(q["question"]) for q in questions]  # what `Retriever.search` embeds
     cached = dict(zip(asked, embedder.embed(asked, "query"), strict=True))  # one batched call: the same vectors

@@ -113,14 +113,15 @@ def overhead(pipeline: float, direct: float) -> float | None:
 
 
 def measure_model(settings: Settings, model: str, questions: list[str], index_dir: Path) -> GenerationRow:
-    from rag import embed, store
+    from rag import embed
     from rag.pipeline import Pipeline
     from rag.retrieve import Retriever
+    from rag.storage import open_store
 
     settings = settings.model_copy(update={"llm": model, "index_dir": index_dir})
     generator = LlamaGenerator.from_settings(settings)
     recorder = Recorder(generator)
-    retriever = Retriever(store.load(settings.index_path), embed.from_settings(settings), settings.dense_weight)
+    retriever = Retriever(open_store(settings).load(), embed.from_settings(settings), settings.dense_weight)
     pipeline = Pipeline.from_settings(settings, retriever, recorder)  # type: ignore[arg-type]
     pipeline.warm_up()
     limit = settings.answer_tokens

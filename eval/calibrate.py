@@ -29,12 +29,13 @@ import numpy as np
 from rich.console import Console
 
 from eval.questions import Question, read_questions, read_xquad
-from rag import embed, indexing, store
+from rag import embed, indexing
 from rag.answer import standalone
 from rag.config import CHECKOUT, load_settings
 from rag.edge import run_edge
 from rag.progress import ConsoleProgress
 from rag.retrieve import Retriever
+from rag.storage import open_store
 
 MISS_COST = 2  # refusing an answerable question costs twice what catching an unanswerable one gains
 
@@ -67,7 +68,7 @@ def best_cosines(questions: Sequence[Question], corpus: Sequence[Path]) -> dict[
         embedder = embed.from_settings(settings)
         with ConsoleProgress(Console(stderr=True)) as progress:
             indexing.update(corpus, embedder, settings, progress=progress)
-        retriever = Retriever(store.load(settings.index_path), embedder, settings.dense_weight, settings.fusion)
+        retriever = Retriever(open_store(settings).load(), embedder, settings.dense_weight, settings.fusion)
         scores: dict[bool, list[float]] = {True: [], False: []}
         for q in questions:
             query, _ = standalone(q.question, [t.turn() for t in q.history])

@@ -57,11 +57,12 @@ from eval.questions import (
 )
 from eval.report import report
 from eval.xquad_retrieval import write_distractors
-from rag import embed, indexing, store
+from rag import embed, indexing
 from rag.config import CHECKOUT, load_settings
 from rag.edge import run_edge
 from rag.pipeline import Pipeline
 from rag.progress import ConsoleProgress
+from rag.storage import open_store
 
 __all__ = ["Question", "breakdown", "draw", "main", "read_xquad", "report", "summarise"]
 
@@ -187,7 +188,7 @@ def evaluate(args: argparse.Namespace) -> int:
     with (out / "answers.jsonl").open("w", encoding="utf-8") as f, bars.Progress(*columns, console=err) as bar:
         task = bar.add_task("answering", total=total)
         for group in asked:
-            pipeline.retriever.use(store.load(indexes[group.key].index_path))
+            pipeline.retriever.use(open_store(indexes[group.key]).load())
             for q in group.questions:
                 history = [t.turn() for t in q.history]
                 row = record(q, pipeline.ask(q.question, history))

@@ -26,11 +26,12 @@ from typing import Any
 from rich.console import Console
 
 from eval.xquad_retrieval import CONFIGS, QueryCache, rank_metrics
-from rag import embed, indexing, store
+from rag import embed, indexing
 from rag.config import CHECKOUT, load_settings
 from rag.edge import run_edge
 from rag.progress import ConsoleProgress
 from rag.retrieve import Retriever
+from rag.storage import open_store
 
 DEPTH = 10  # passages looked at per question
 
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             embedder = QueryCache(embed.from_settings(settings))
             with ConsoleProgress(Console(stderr=True)) as progress:
                 report = indexing.update(args.corpus, embedder, settings, progress=progress)
-            index = store.load(settings.index_path)
+            index = open_store(settings).load()
         print(f"{len(report.added)} documents, {report.total_chunks} passages; {len(questions)} answerable questions")
         results: dict[str, dict[str, dict[str, float]]] = {}
         for name, (fusion, weight) in CONFIGS.items():

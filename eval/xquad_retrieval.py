@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from rag import embed, indexing, store
+from rag import embed, indexing
 from rag.config import load_settings
 from rag.edge import run_edge
 from rag.embed import Embedder
 from rag.progress import ConsoleProgress
 from rag.retrieve import Retriever
+from rag.storage import open_store
 from rag.types import TextKind
 
 CONFIGS = {
@@ -137,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"index: {report.total_chunks} chunks, {report.embedded} embedded in {report.embed_seconds:.0f} s "
                 f"({rate:.1f} chunks/s), {took:.0f} s in all, peak RSS {peak_mb:.0f} MB"
             )
-            index = store.load(settings.index_path)
+            index = open_store(settings).load()
             results = {}
             for name, (fusion, weight) in configs.items():
                 retriever = Retriever(index, embedder, dense_weight=weight, fusion=fusion)  # type: ignore[arg-type]

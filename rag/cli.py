@@ -17,18 +17,19 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from rag import cpu, embed, indexing, installed, models, store
+from rag import cpu, embed, indexing, installed, models
 from rag.answer import require_question
 from rag.config import Settings, describe, load_settings, markdown
 from rag.console import err, human, out, print_answer, print_table
 from rag.edge import run_edge
-from rag.errors import ConfigError, GeneratorError
+from rag.errors import ConfigError, GeneratorError, InputError
 from rag.jsonl import ask_lines
 from rag.manifest import Manifest, ModelEntry, load_manifest
 from rag.payloads import answer_json, hits_json
 from rag.pipeline import Pipeline
 from rag.progress import ConsoleProgress
 from rag.retrieve import Retriever
+from rag.storage import open_store
 
 
 def configured(settings: Settings, manifest: Manifest) -> list[ModelEntry]:
@@ -119,11 +120,29 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
 
 def cmd_index(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if args.to_database:
+        if args.paths or args.ray:
+            raise InputError("--to-database copies the index folder as it is: give no PATH and no --ray with it.")
+        with ConsoleProgress(err) as progress:
+            copied = indexing.copy_to_database(settings, args.to_database, progress)
+        out.print(
+            f"copied {copied.documents} documents and {copied.chunks} chunks from {settings.index_path} "
+            f"to {copied.where} in {copied.seconds:.1f} s (nothing embedded)",
+            markup=False,
+        )
+        return 0
     paths = [Path(p) for p in args.paths] or [settings.home / "seeds"]
     embedder = embed.from_settings(settings)
     with ConsoleProgress(err) as progress:
         report = indexing.update(
-            paths, embedder, settings, prune=args.prune, rebuild=args.rebuild, progress=progress, restore=args.restore
+            paths,
+            embedder,
+            settings,
+            prune=args.prune,
+            rebuild=args.rebuild,
+            progress=progress,
+            restore=args.restore,
+            ray=args.ray,
         )
     for skipped in report.skipped:
         err.print(f"skipped {skipped.path}: {skipped.reason}", markup=False)
@@ -151,7 +170,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     out.print(
         f"{len(report.added)} added, {len(report.changed)} changed, {len(report.unchanged)} unchanged, "
         f"{len(report.removed)} removed, {len(report.kept)} kept from earlier runs; "
-        f"{report.embedded} chunks embedded{rate}; {report.total_chunks} chunks in {settings.index_path}"
+        f"{report.embedded} chunks embedded{rate}; {report.total_chunks} chunks in {open_store(settings).where}"
         + ("" if report.written else " (nothing to write: the index is current)"),
         markup=False,
     )
@@ -160,7 +179,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     settings = load_settings()
-    index = store.load(settings.index_path)
+    index = open_store(settings).load()
     retriever = Retriever(index, embed.from_settings(settings), settings.dense_weight, settings.fusion)
     hits = retriever.search(args.query, k=args.k or settings.top_k, doc_ids=args.doc or None, diversity=args.mmr)
     if args.json:
@@ -299,6 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
     idx.add_argument("--rebuild", action="store_true", help="read and embed everything again (scans are OCR'd again)")
     idx.add_argument(
         "--restore", action="store_true", help="index again the documents under PATH that were removed on purpose"
+    )
+    idx.add_argument(
+        "--to-database",
+        metavar="URL",
+        help="copy the index folder (RAG_INDEX_DIR) into PostgreSQL with pgvector at URL, without embedding again",
+    )
+    idx.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="embed on a Ray cluster (pip install 'rag-vi[cluster]'): ADDRESS of its head, e.g. 10.0.0.5:6379; "
+        "alone, a Ray started in this process on this machine's cores",
     )
     idx.set_defaults(func=cmd_index)
 

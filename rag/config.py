@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         "one in its home uses the copy it ships.",
     )
     index_dir: Path = Field(Path("data/index"), description="The document index folder.")
+    database_url: str | None = Field(
+        None,
+        description="Keep the index in PostgreSQL with pgvector instead of the index folder, e.g. "
+        "postgresql://user:password@host:5432/rag (several app instances can share it; docs/scaling.md).",
+    )
     llm: str = Field(DEFAULT_LLM, description="Name of the manifest language model to use.")
     llm_path: Path | None = Field(
         None, description="A local GGUF file to use instead of the manifest model (bring your own model)."

@@ -14,7 +14,7 @@ A scan read by OCR whose bytes are unchanged is not read again (unless cleaning 
 normalisation changed, or `rebuild`); every other file is read again, cheaply. Documents
 removed on purpose (`remove`) are recorded in the index and left out, unread, when their
 folder is indexed again, unless `restore` is asked for.
-Storage and atomicity live in `rag.store`.
+Storage and atomicity live in the store (`rag.storage`: the index folder or PostgreSQL).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from rag import store
 from rag.chunking import CHUNKING_VERSION, chunk_text
 from rag.cleaning import CLEANING_VERSION
 from rag.config import Settings
@@ -37,7 +36,8 @@ from rag.ingest import load_documents
 from rag.lexical import LEXICAL_VERSION
 from rag.ocr import Ocr
 from rag.progress import NoProgress, Progress
-from rag.store import IndexSettings
+from rag.storage import Change, open_store
+from rag.store import FileStore, IndexSettings
 from rag.text import NORMALIZATION_VERSION
 from rag.types import Chunk, Document, Skipped
 
@@ -120,16 +120,18 @@ def update(
     rebuild: bool = False,
     progress: Progress | None = None,
     restore: bool = False,
+    ray: str | None = None,
 ) -> Report:
-    """Index `paths` into `settings.index_path`; see the module docstring."""
+    """Index `paths` into the configured store; see the module docstring. `ray` embeds on a Ray cluster: the
+    address of its head, or "local" for one started here (`rag.cluster`)."""
     progress = progress or NoProgress()
-    index_dir = settings.index_path
+    target = open_store(settings)
     wanted = build_settings(embedder, settings)
     ocr = Ocr.from_settings(settings, progress)
-    with store.lock(index_dir):
-        store.remove_stale(index_dir)  # a killed run's folder goes now, even when this run has nothing to write
+    with target.lock():
+        target.clean()  # what a killed run left goes now, even when this run has nothing to write
         try:
-            previous = store.load(index_dir) if store.read_manifest(index_dir) is not None else None
+            previous = target.load() if target.exists() else None
         except IndexCorruptError:
             if not rebuild:
                 raise
@@ -169,18 +171,14 @@ def update(
         unchanged: list[str] = []
         removed: list[str] = []
         kept: list[str] = []
-        reused: dict[str, tuple[Document, list[int]]] = {}  # doc id -> (document, positions in old)
+        reused: dict[str, Document] = {}  # doc id -> document whose stored chunks and vectors are kept
         fresh: list[Document] = []
         incoming = {d.id for d in documents}
-        positions: dict[str, list[int]] = {}
-        if old is not None:
-            for i, chunk in enumerate(old.chunks):
-                positions.setdefault(chunk.doc_id, []).append(i)
         for document in documents:
             before = previous.documents.get(document.id) if previous else None
             same = before is not None and before.content_hash == document.content_hash
             if same and old is not None:
-                reused[document.id] = (document, positions.get(document.id, []))
+                reused[document.id] = document
             else:
                 fresh.append(document)  # new, changed, or a rebuild
             (unchanged if same else changed if before is not None else added).append(document.id)
@@ -191,7 +189,7 @@ def update(
             if prune and any(Path(document.path).resolve().is_relative_to(root) for root in roots):
                 removed.append(doc_id)  # it was under a path given to this run, and is gone
             elif old is not None:
-                reused[doc_id] = (document, positions.get(doc_id, []))
+                reused[doc_id] = document
                 kept.append(doc_id)
             else:
                 fresh.append(document)  # a rebuild keeps it: chunk and embed its stored text again
@@ -208,31 +206,23 @@ def update(
             getattr(previous.settings, k) != getattr(wanted, k) for k in DERIVED
         )
         if old is not None and not fresh and not removed and not restored and not derived_changed:
-            return report(total_chunks=len(old.chunks))
+            return report(total_chunks=old.size)
 
         new_chunks = [chunk for document in fresh for chunk in chunk_document(document, embedder, settings)]
-        vectors, seconds = _embed(new_chunks, embedder, progress)
-        fresh_by_id = {d.id: d for d in fresh}
-        new_rows: dict[str, list[int]] = {}
-        for i, chunk in enumerate(new_chunks):
-            new_rows.setdefault(chunk.doc_id, []).append(i)
-        all_documents: list[Document] = []
-        all_chunks: list[Chunk] = []
-        parts: list[np.ndarray] = []
-        for doc_id in sorted({*reused, *fresh_by_id}):
-            if doc_id in reused:
-                document, rows = reused[doc_id]
-                all_chunks.extend(old.chunks[i] for i in rows)  # type: ignore[union-attr]
-                parts.append(old.vectors[rows])  # type: ignore[union-attr]
-            else:
-                document, rows = fresh_by_id[doc_id], new_rows.get(doc_id, [])
-                all_chunks.extend(new_chunks[i] for i in rows)
-                parts.append(vectors[rows])
-            all_documents.append(document)
-        matrix = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+        if ray is not None and new_chunks:
+            from rag.cluster import embed_on_ray
+
+            started = time.perf_counter()
+            texts = [embedding_text(c) for c in new_chunks]
+            vectors = embed_on_ray(texts, embedder, settings, ray, progress)
+            seconds = time.perf_counter() - started
+        else:
+            vectors, seconds = _embed(new_chunks, embedder, progress)
+        counts = old.chunk_counts() if old is not None else {}
+        total = len(new_chunks) + sum(counts.get(doc_id, 0) for doc_id in reused)
         progress.step("writing the index")
-        store.write(index_dir, wanted, all_documents, all_chunks, matrix, removed_before)
-    return report(embedded=len(new_chunks), embed_seconds=seconds, total_chunks=len(all_chunks), written=True)
+        target.commit(Change(wanted, reused, fresh, new_chunks, vectors, removed_before), old)
+    return report(embedded=len(new_chunks), embed_seconds=seconds, total_chunks=total, written=True)
 
 
 def _embed(chunks: Sequence[Chunk], embedder: Embedder, progress: Progress) -> tuple[np.ndarray, float]:
@@ -247,20 +237,44 @@ def _embed(chunks: Sequence[Chunk], embedder: Embedder, progress: Progress) -> t
     return vectors, time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class Copied:
+    where: str
+    documents: int
+    chunks: int
+    seconds: float
+
+
+def copy_to_database(settings: Settings, url: str, progress: Progress | None = None) -> Copied:
+    """Copy the index folder, as it is, into the database at `url` (its vectors too: nothing is embedded),
+    replacing what the database held."""
+    from rag.pgstore import PgStore
+
+    progress = progress or NoProgress()
+    started = time.perf_counter()
+    source = FileStore(settings.index_path)
+    target = PgStore(url)
+    with source.lock(), target.lock():
+        index = source.load()
+        progress.step(f"copying {index.size} chunks to {target.where}")
+        documents = [d for _, d in sorted(index.documents.items())]
+        target.commit(Change(index.settings, {}, documents, index.chunks, index.vectors, index.removed), None)
+    return Copied(target.where, len(documents), index.size, time.perf_counter() - started)
+
+
 def remove(doc_ids: Collection[str], settings: Settings) -> list[str]:
     """Drop these documents from the index (nothing is embedded); the ids that were there and are gone. The index
     remembers them: indexing their folder again leaves them out, unless `restore` is asked for."""
-    index_dir = settings.index_path
-    with store.lock(index_dir):
-        previous = store.load(index_dir)
+    target = open_store(settings)
+    with target.lock():
+        previous = target.load()
         gone = sorted(set(doc_ids) & set(previous.documents))
         if not gone:
             return []
-        keep = [i for i, c in enumerate(previous.chunks) if c.doc_id not in gone]
-        documents = [d for doc_id, d in sorted(previous.documents.items()) if doc_id not in gone]
+        kept = {doc_id: d for doc_id, d in previous.documents.items() if doc_id not in gone}
         removed = {**previous.removed, **{doc_id: previous.documents[doc_id].content_hash for doc_id in gone}}
-        chunks = [previous.chunks[i] for i in keep]
-        store.write(index_dir, previous.settings, documents, chunks, previous.vectors[keep], removed)
+        empty = np.zeros((0, previous.settings.dim), dtype=np.float32)
+        target.commit(Change(previous.settings, kept, [], [], empty, removed), previous)
     return gone
 
 

@@ -23,6 +23,7 @@ from rag.config import Settings
 from rag.progress import Progress
 from rag.readers import SUPPORTED
 from rag.retrieve import Retriever
+from rag.storage import open_store
 from rag.types import Skipped
 
 UPLOAD_TYPES = tuple(sorted(SUPPORTED))
@@ -145,7 +146,7 @@ class Library:
         return True
 
     def _reload(self) -> None:
-        self.retriever.reload(self.settings.index_path)
+        self.retriever.reload(open_store(self.settings))
 
 
 def _restore(target: Path, previous: Path | None) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from rag import answer as forms
-from rag import candidates, decide, embed, evidence, generate, installed, store
+from rag import candidates, decide, embed, evidence, generate, installed
 from rag.candidates import Context
 from rag.confidence import Model, shipped
 from rag.config import Settings
@@ -32,6 +32,7 @@ from rag.generate import Generator, Message, Usage
 from rag.manifest import load_manifest
 from rag.prompts import render
 from rag.retrieve import Retriever
+from rag.storage import open_store
 from rag.types import Answer, Candidate, Draft, Headers, Timings, Turn
 from rag.verify import check
 
@@ -91,9 +92,9 @@ class Pipeline:
         if settings.llm_url is None:
             installed.llm_path(settings, manifest)
         installed.embedder_path(settings, manifest)
-        index = store.load(settings.index_path)
+        where = open_store(settings)
         retriever = Retriever(
-            index, embed.from_settings(settings), settings.dense_weight, settings.fusion, follow=settings.index_path
+            where.load(), embed.from_settings(settings), settings.dense_weight, settings.fusion, follow=where
         )
         pipeline = cls.from_settings(settings, retriever, generate.from_settings(settings))
         pipeline.warm_up()

@@ -1,15 +1,15 @@
 """Hybrid retrieval: dense (FAISS over e5 vectors) and BM25, fused, optionally diversified.
 
-For a question: the dense top candidates come from FAISS, the lexical top candidates
-from BM25; for their union both scores are known exactly (a dot product with the stored
-vector, a column of the BM25 scores). Fusion is a weighted sum of min-max normalised
-scores (`dense_weight`, default 0.5; the fusions are compared in docs/evaluation.md) or
-reciprocal-rank fusion. A document
+For a question: the dense top candidates come from FAISS (or pgvector), the lexical top
+candidates from BM25; for their union both scores are known exactly (a dot product with
+the stored vector, the BM25 score): the store finds them (`rag.storage.Searchable`).
+Fusion is a weighted sum of min-max normalised scores (`dense_weight`, default 0.5; the
+fusions are compared in docs/evaluation.md) or reciprocal-rank fusion. A document
 filter restricts the candidates; MMR trades relevance for diversity when asked.
-A retriever made to `follow` an index folder notices when `rag index` (or another app)
-replaced it: `current` loads the new one first and hands out a retriever fixed on one
+A retriever made to `follow` a store notices when `rag index` (or another app) replaced
+or changed its index: `current` loads the new one first and hands out a retriever fixed on one
 index, so one answer never mixes two.
-This module reads an `Index`; it does not build one.
+This module ranks what a store finds; it does not build or store an index.
 """
 
 from __future__ import annotations
@@ -17,18 +17,16 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from rag import store
 from rag.embed import Embedder
 from rag.errors import IndexIncompatibleError, RagError
-from rag.store import REBUILD, Index
+from rag.storage import Searchable, Store
+from rag.store import REBUILD
 from rag.text import fold, normalize
 from rag.types import Chunk, Document
 
@@ -93,21 +91,21 @@ def mmr(candidates: list[int], scores: np.ndarray, vectors: np.ndarray, k: int, 
 class Retriever:
     def __init__(
         self,
-        index: Index,
+        index: Searchable,
         embedder: Embedder,
         dense_weight: float = 0.5,
         fusion: Literal["weighted", "rrf"] = "weighted",
         candidates: int = 50,
-        follow: Path | None = None,
+        follow: Store | None = None,
     ) -> None:
         self.embedder = embedder
         self.dense_weight, self.fusion, self.candidates = dense_weight, fusion, candidates
         self.index = self._checked(index)
-        self.follow = follow  # the index folder (a link) whose replacements `current` loads
+        self.follow = follow  # the store whose replaced or changed index `current` loads
         self._loading = threading.Lock()
-        self._refused: Path | None = None  # a replacement that could not be loaded: not tried again
+        self._refused: Hashable | None = None  # a replacement that could not be loaded: not tried again
 
-    def _checked(self, index: Index) -> Index:
+    def _checked(self, index: Searchable) -> Searchable:
         built = index.settings
         if built.embedder_fingerprint != self.embedder.fingerprint:
             raise IndexIncompatibleError(
@@ -116,7 +114,7 @@ class Retriever:
             )
         return index
 
-    def use(self, index: Index) -> None:
+    def use(self, index: Searchable) -> None:
         """Search `index` from now on (after the app changed the documents); a search already running keeps
         the one it started with."""
         self.index = self._checked(index)
@@ -131,75 +129,66 @@ class Retriever:
         view.follow = None
         return view
 
-    def _refresh(self, index_dir: Path) -> None:
-        live = index_dir.resolve()
-        if live == self.index.folder or live == self._refused:
+    def _refresh(self, store: Store) -> None:
+        live = store.version()
+        if live is None or live == self.index.version or live == self._refused:
             return
         with self._loading:  # one load at a time; the others see it done
-            live = index_dir.resolve()
-            if live == self.index.folder or live == self._refused:
+            live = store.version()
+            if live is None or live == self.index.version or live == self._refused:
                 return
             try:
-                self.use(store.load(index_dir))
-                log.info("the index at %s was replaced: now searching %s", index_dir, live.name)
+                self.use(store.load())
+                log.info("the index at %s was replaced: now searching version %s", store.where, live)
             except Exception as exc:  # a damaged or incompatible index, or a failure reading it: keep this one
                 self._refused = live
                 why = str(exc) if isinstance(exc, RagError) else f"{type(exc).__name__}: {exc}"
-                log.warning("the index at %s was replaced, but the new one is not used: %s", index_dir, why)
+                log.warning("the index at %s was replaced, but the new one is not used: %s", store.where, why)
 
-    def reload(self, index_dir: Path) -> None:
-        """Search the index now at `index_dir` (after this app changed it); its errors are raised. Loads never
+    def reload(self, store: Store) -> None:
+        """Search the index now in `store` (after this app changed it); its errors are raised. Loads never
         overlap with `current`'s, so an older index is never put back over a newer one."""
         with self._loading:
-            self.use(store.load(index_dir))
+            self.use(store.load())
 
     def chunks(self, ids: Collection[str]) -> dict[str, Chunk]:
         """The indexed chunks with these ids, by id."""
-        return {c.id: c for c in self.index.chunks if c.id in ids}
+        return self.index.chunks_by_id(ids)
 
     def documents(self) -> list[tuple[Document, int]]:
         """The indexed documents, by id, each with how many chunks it has."""
-        counts = Counter(c.doc_id for c in self.index.chunks)
+        counts = self.index.chunk_counts()
         return [(d, counts.get(d.id, 0)) for _, d in sorted(self.index.documents.items())]
 
     def idf(self, term: str) -> float:
         """How rare a (folded) syllable is in the indexed chunks: BM25's inverse document frequency."""
-        return self.index.bm25.idf(term)
+        return self.index.idf(term)
 
     @property
     def size(self) -> int:
         """How many chunks are indexed."""
-        return len(self.index.chunks)
+        return self.index.size
 
     def search(
         self, query: str, k: int = 5, doc_ids: Collection[str] | None = None, diversity: float | None = None
     ) -> list[Hit]:
         """The `k` best chunks for `query`, best first; `diversity` (0..1) turns on MMR with that weight."""
         index = self.index
-        total = len(index.chunks)
-        if total == 0 or not fold(query):  # nothing to look for: blanks, invisible characters, marks or punctuation
+        if index.size == 0 or not fold(
+            query
+        ):  # nothing to look for: blanks, invisible characters, marks or punctuation
             return []
-        allowed = None
-        if doc_ids is not None:
-            allowed = np.array([c.doc_id in doc_ids for c in index.chunks])
         query = normalize(query)  # the same normalisation as the documents, for both scorers
         q = self.embedder.embed([query], "query")[0]
-        lexical_all = index.bm25.scores(query)
-        if allowed is not None:  # a filtered search scores every chunk of the chosen documents exactly
-            pool = np.flatnonzero(allowed)
-        else:
-            wanted = min(total, self.candidates)
-            _, found = index.faiss_index.search(q.reshape(1, -1), wanted)
-            lexical_top = np.argpartition(-lexical_all, wanted - 1)[:wanted]  # the top `wanted`, unordered
-            pool = np.unique(np.concatenate([found[0][found[0] >= 0], lexical_top[lexical_all[lexical_top] > 0]]))
-        if len(pool) == 0:
+        found = index.candidates(q, query, self.candidates, doc_ids)
+        if not found.chunks:
             return []
-        dense = index.vectors[pool] @ q
-        lexical = lexical_all[pool]
-        fused = fuse(dense, lexical, self.fusion, self.dense_weight)
+        fused = fuse(found.dense, found.lexical, self.fusion, self.dense_weight)
         order = list(np.argsort(-fused, kind="stable"))
         if diversity is not None:
             top = order[: max(k * 4, k)]
-            picked = mmr([int(pool[i]) for i in top], fused[top], index.vectors, k, 1 - diversity)
+            picked = mmr(list(range(len(top))), fused[top], found.vectors[top], k, 1 - diversity)
             order = [top[i] for i in picked]
-        return [Hit(index.chunks[int(pool[i])], float(fused[i]), float(dense[i]), float(lexical[i])) for i in order[:k]]
+        return [
+            Hit(found.chunks[i], float(fused[i]), float(found.dense[i]), float(found.lexical[i])) for i in order[:k]
+        ]

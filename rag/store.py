@@ -21,8 +21,10 @@ leaves the previous index in place (its half-built folder is removed by the next
 A full disk is found before writing when it can be (the new folder's size is estimated),
 and otherwise when a write fails: either way a `DiskSpaceError`, the half-built folder
 removed, the previous index untouched.
-`lock` keeps two writers apart. This module stores and loads; `rag.indexing` decides
-what to embed.
+`lock` keeps two writers apart. `FileStore` is this store behind `rag.storage`'s interface
+(the other is PostgreSQL, `rag.pgstore`); a loaded `Index` answers the retriever's questions
+(candidates for a query, chunks by id, idf) from memory. This module stores, loads and scores
+candidates; `rag.indexing` decides what to embed, `rag.retrieve` fuses and ranks.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ import os
 import shutil
 import uuid
 import zipfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections import Counter
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,7 @@ import numpy as np
 
 from rag.errors import ConfigError, DiskSpaceError, IndexCorruptError, IndexMissingError, LockedError
 from rag.lexical import BM25
+from rag.storage import Candidates, Change, Searchable
 from rag.types import Chunk, Document
 
 FORMAT_VERSION = 1
@@ -85,6 +89,91 @@ class Index:
     faiss_index: Any = field(repr=False)
     bm25: BM25 = field(repr=False)
     removed: dict[str, str] = field(default_factory=dict)  # doc id -> content hash: removed on purpose, kept out
+
+    @property
+    def version(self) -> Path:
+        """What a newer index would differ in: its folder."""
+        return self.folder
+
+    @property
+    def size(self) -> int:
+        return len(self.chunks)
+
+    def candidates(self, q: np.ndarray, query: str, wanted: int, doc_ids: Collection[str] | None) -> Candidates:
+        """The union of FAISS's and BM25's top `wanted` for a (normalised) query and its vector, or every chunk of
+        `doc_ids`, with both exact scores, in index order."""
+        lexical_all = self.bm25.scores(query)
+        if doc_ids is not None:  # a filtered search scores every chunk of the chosen documents exactly
+            pool = np.flatnonzero(np.array([c.doc_id in doc_ids for c in self.chunks], dtype=bool))
+        else:
+            wanted = min(self.size, wanted)
+            _, found = self.faiss_index.search(q.reshape(1, -1), wanted)
+            lexical_top = np.argpartition(-lexical_all, wanted - 1)[:wanted]  # the top `wanted`, unordered
+            pool = np.unique(np.concatenate([found[0][found[0] >= 0], lexical_top[lexical_all[lexical_top] > 0]]))
+        vectors = self.vectors[pool]
+        return Candidates([self.chunks[int(i)] for i in pool], vectors @ q, lexical_all[pool], vectors)
+
+    def chunks_by_id(self, ids: Collection[str]) -> dict[str, Chunk]:
+        return {c.id: c for c in self.chunks if c.id in ids}
+
+    def chunk_counts(self) -> dict[str, int]:
+        return dict(Counter(c.doc_id for c in self.chunks))
+
+    def idf(self, term: str) -> float:
+        return self.bm25.idf(term)
+
+
+class FileStore:
+    """The embedded store (`rag.storage.Store`): an index folder under `index_dir`."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+        self.where = str(index_dir)
+
+    def lock(self) -> AbstractContextManager[None]:
+        return lock(self.index_dir)
+
+    def clean(self) -> None:
+        remove_stale(self.index_dir)
+
+    def exists(self) -> bool:
+        return read_manifest(self.index_dir) is not None
+
+    def version(self) -> Path | None:
+        return self.index_dir.resolve() if self.index_dir.exists() else None
+
+    def load(self) -> Index:
+        return load(self.index_dir)
+
+    def commit(self, change: Change, previous: Searchable | None) -> None:
+        """Write the index `change` describes: the kept documents' chunks and vectors come from `previous`."""
+        assert previous is None or isinstance(previous, Index), "an index folder keeps what an index folder held"
+        positions: dict[str, list[int]] = {}
+        if previous is not None:
+            for i, chunk in enumerate(previous.chunks):
+                positions.setdefault(chunk.doc_id, []).append(i)
+        new_rows: dict[str, list[int]] = {}
+        for i, chunk in enumerate(change.chunks):
+            new_rows.setdefault(chunk.doc_id, []).append(i)
+        fresh = {d.id: d for d in change.added}
+        documents: list[Document] = []
+        chunks: list[Chunk] = []
+        parts: list[np.ndarray] = []
+        for doc_id in sorted({*change.kept, *fresh}):
+            if doc_id in fresh:
+                rows = new_rows.get(doc_id, [])
+                documents.append(fresh[doc_id])
+                chunks.extend(change.chunks[i] for i in rows)
+                parts.append(change.vectors[rows])
+            else:
+                assert previous is not None, "kept documents come from a previous index"
+                rows = positions.get(doc_id, [])
+                documents.append(change.kept[doc_id])
+                chunks.extend(previous.chunks[i] for i in rows)
+                parts.append(previous.vectors[rows])
+        dim = change.settings.dim or change.vectors.shape[1]
+        matrix = np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
+        write(self.index_dir, change.settings, documents, chunks, matrix, change.removed)
 
 
 @contextmanager

@@ -36,7 +36,7 @@ def test_a_replaced_index_is_loaded_between_questions(tmp_path: Path) -> None:
     docs, settings = folder(tmp_path)
     embedder = FakeEmbedder()
     indexing.update([docs], embedder, settings)
-    retriever = Retriever(store.load(settings.index_path), embedder, follow=settings.index_path)
+    retriever = Retriever(store.load(settings.index_path), embedder, follow=store.FileStore(settings.index_path))
     before = retriever.current()
     assert retriever.current().index is before.index  # nothing replaced: nothing loaded again
     (docs / "vinh.txt").write_text(VINH, encoding="utf-8")
@@ -50,7 +50,7 @@ def test_a_replacement_that_cannot_be_used_is_logged_and_the_index_in_use_kept(
 ) -> None:
     docs, settings = folder(tmp_path)
     indexing.update([docs], FakeEmbedder(), settings)
-    retriever = Retriever(store.load(settings.index_path), FakeEmbedder(), follow=settings.index_path)
+    retriever = Retriever(store.load(settings.index_path), FakeEmbedder(), follow=store.FileStore(settings.index_path))
     (docs / "vinh.txt").write_text(VINH, encoding="utf-8")
     indexing.update([docs], FakeEmbedder(fingerprint="another-model"), settings)  # built with another embedder
     with caplog.at_level(logging.WARNING, logger="rag.retrieve"):
@@ -64,7 +64,7 @@ def test_an_answer_under_way_keeps_its_index_and_the_next_one_sees_the_new_index
     docs, settings = folder(tmp_path)
     embedder = FakeEmbedder()
     indexing.update([docs], embedder, settings)
-    retriever = Retriever(store.load(settings.index_path), embedder, follow=settings.index_path)
+    retriever = Retriever(store.load(settings.index_path), embedder, follow=store.FileStore(settings.index_path))
     pipeline = Pipeline(retriever, Echo(), abstain_below=0.0, confidence=CHECKS_ONLY)
     events = pipeline.stream("Thành phố Huế có bao nhiêu cây cầu?")
     next(events)  # retrieval is done
