@@ -393,3 +393,21 @@ def rag_serve(env: dict[str, str], home: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/"
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL with pgvector on 127.0.0.1 for the whole run (tests/pg.py), stopped at the end."""
+    import pg
+
+    server = pg.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database_url(postgres: Any) -> str:
+    """A new, empty database on the test server."""
+    return str(postgres.database())
