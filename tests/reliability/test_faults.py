@@ -25,10 +25,12 @@ from conftest import Tally, free_port, installed_model, stop
 from rag import store
 from rag.config import CHECKOUT, Settings
 from rag.manifest import load_manifest
+from rag.pgstore import PgStore
 
 pytestmark = [pytest.mark.real, pytest.mark.faults]
 
 KILL_TRIALS = 20
+KILL_TRIALS_DATABASE = 12
 SEEDS = sorted((CHECKOUT / "seeds").glob("*.txt"))
 
 
@@ -103,37 +105,52 @@ def kill_during(command: list[str], env: dict[str, str], phase: str, rng: random
     return rc, seen
 
 
+@pytest.mark.parametrize("where", ["folder", "postgres"])
 def test_rag_index_killed_at_random_points_always_leaves_an_index_that_opens(
-    real_settings: Settings, tmp_path: Path, tally: Tally
+    real_settings: Settings, tmp_path: Path, tally: Tally, where: str, request: pytest.FixtureRequest
 ) -> None:
+    """The same trials against each store: the index folder, and PostgreSQL (a transaction the server rolls
+    back when its client dies); fewer for the database, whose runs are the same but for the write."""
     installed_model(real_settings, "embedder")
     docs = tmp_path / "docs"
     docs.mkdir()
     target = docs / SEEDS[0].name
     shutil.copy(SEEDS[0], target)
     index_dir = tmp_path / "index"
-    env = rag_env(real_settings, index_dir)
+    url = request.getfixturevalue("database_url") if where == "postgres" else None
+    env = rag_env(real_settings, index_dir, **({"RAG_DATABASE_URL": url} if url else {}))
     assert rag(env, "index", str(docs)).returncode == 0
+
+    def held() -> dict[str, str]:
+        if url is None:
+            return state(index_dir)
+        return {d.id: d.content_hash for d in PgStore(url).load().documents.values()}
+
     rng = random.Random(8)
     landed: Counter[str] = Counter()
-    for trial in range(KILL_TRIALS):
-        old = state(index_dir)
+    for trial in range(KILL_TRIALS if url is None else KILL_TRIALS_DATABASE):
+        old = held()
         with target.open("a", encoding="utf-8") as f:  # a changed document: the run embeds and writes
             f.write(f"\nTrong lần kiểm tra thứ {trial + 1}, văn bản này được bổ sung một câu mới.\n")
         new = wanted(docs)
         phase = rng.choice(list(PHASES))
         rc, _ = kill_during([sys.executable, "-m", "rag", "index", str(docs)], env, phase, rng)
-        after = state(index_dir)  # it opens, and its parts agree (store.load checks that)
+        after = held()  # it opens, and its parts agree (store.load checks that)
         tally.add("documents lost", len(old.keys() - after.keys()))
         assert after in (old, new), f"trial {trial}: a state that is neither the old nor the new one"
         landed[f"{phase}: {'finished first' if rc == 0 else 'new state' if after == new else 'old state'}"] += 1
         result = rag(env, "index", str(docs))  # the next run takes the lock, clears the leftovers, completes
         assert result.returncode == 0, result.stderr
-        assert state(index_dir) == new
-        assert [p.name for p in tmp_path.glob(".index-*")] == [index_dir.resolve().name]
+        assert held() == new
+        if url is None:
+            assert [p.name for p in tmp_path.glob(".index-*")] == [index_dir.resolve().name]
+        else:
+            assert not index_dir.exists()  # the database run wrote nothing beside it
         tally.add("faults injected")
         tally.add("faults survived")
-    tally.figure("rag index SIGKILL trials (phase: what the index held after)", dict(sorted(landed.items())))
+    tally.figure(
+        f"rag index SIGKILL trials, {where} (phase: what the index held after)", dict(sorted(landed.items()))
+    )
 
 
 DAMAGE = {
