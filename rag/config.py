@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         description="Keep the index in PostgreSQL with pgvector instead of the index folder, e.g. "
         "postgresql://user:password@host:5432/rag (several app instances can share it; docs/scaling.md).",
     )
+    ray_workers: int | None = Field(
+        None, ge=1, description="Embedding actors for `rag index --ray` (default: one per CPU of the Ray cluster)."
+    )
     llm: str = Field(DEFAULT_LLM, description="Name of the manifest language model to use.")
     llm_path: Path | None = Field(
         None, description="A local GGUF file to use instead of the manifest model (bring your own model)."

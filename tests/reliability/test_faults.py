@@ -148,9 +148,7 @@ def test_rag_index_killed_at_random_points_always_leaves_an_index_that_opens(
             assert not index_dir.exists()  # the database run wrote nothing beside it
         tally.add("faults injected")
         tally.add("faults survived")
-    tally.figure(
-        f"rag index SIGKILL trials, {where} (phase: what the index held after)", dict(sorted(landed.items()))
-    )
+    tally.figure(f"rag index SIGKILL trials, {where} (phase: what the index held after)", dict(sorted(landed.items())))
 
 
 DAMAGE = {
