@@ -272,6 +272,8 @@ class PgStore:
                 )
             elif has_hnsw and not change.settings.hnsw:
                 conn.execute("DROP INDEX rag_chunks_hnsw")
+            # fresh statistics: after a bulk load the planner would otherwise scan every posting for a question
+            conn.execute("ANALYZE rag_chunks, rag_terms, rag_postings")
             chunks, tokens = conn.execute("SELECT count(*), coalesce(sum(tokens), 0) FROM rag_chunks").fetchone()
             conn.execute(
                 """INSERT INTO rag_state VALUES (1, %(format)s, %(settings)s, %(removed)s, 1, %(chunks)s, %(tokens)s)

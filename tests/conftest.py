@@ -397,10 +397,10 @@ def rag_serve(env: dict[str, str], home: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
-    """A real PostgreSQL with pgvector on 127.0.0.1 for the whole run (tests/pg.py), stopped at the end."""
-    import pg
+    """A real PostgreSQL with pgvector on 127.0.0.1 for the whole run (bench/pgserver.py), stopped at the end."""
+    from bench import pgserver
 
-    server = pg.start()
+    server = pgserver.start()
     try:
         yield server
     finally:

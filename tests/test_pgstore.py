@@ -1,4 +1,4 @@
-"""The PostgreSQL store against the embedded one, on a real PostgreSQL with pgvector (tests/pg.py).
+"""The PostgreSQL store against the embedded one, on a real PostgreSQL with pgvector (bench/pgserver.py).
 
 Both stores are given the same documents and the same changes; what they hold and how they rank must agree."""
 

