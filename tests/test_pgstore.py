@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, Tally, default_embedder, installed_model
 
+from eval.seeds_retrieval import standalone
 from rag import indexing, store
 from rag.config import CHECKOUT, Settings
 from rag.errors import IndexMissingError, LockedError
@@ -200,3 +201,32 @@ def test_vectors_round_trip_exactly(tmp_path: Path, database_url: str) -> None:
     found = index.candidates(q, "văn phòng quốc hội", 5, None)
     again = FakeEmbedder().embed([indexing.embedding_text(c) for c in found.chunks], "passage")
     np.testing.assert_array_equal(found.vectors, again)
+
+
+@pytest.mark.real
+def test_with_the_real_models_both_stores_rank_every_seeds_question_and_answer_alike(
+    real_settings: Settings, tmp_path: Path, database_url: str, tally: Tally
+) -> None:
+    """The default embedder and model: the top 5 of every seeds question (as asked, and joined to its history
+    as the app asks a follow-up) is the same in both stores, and so are the app's answers to the first 8."""
+    from rag.generate import LlamaGenerator
+    from rag.pipeline import Pipeline
+
+    embedder = default_embedder(real_settings)
+    embedded = real_settings.model_copy(update={"index_dir": tmp_path / "index"})
+    database = embedded.model_copy(update={"database_url": database_url})
+    for settings in (embedded, database):
+        indexing.update([SEEDS], embedder, settings)
+    ra, rb = retriever(embedded, embedder), retriever(database, embedder)
+    lines = (CHECKOUT / "eval" / "seeds_qa.jsonl").read_text(encoding="utf-8").splitlines()
+    items = [json.loads(line) for line in lines if line.strip()]
+    asked = [q["question"] for q in items] + [standalone(q) for q in items if q["history"]]
+    assert_same_index(embedded, database, embedder, asked)
+    tally.add("seeds searches compared across the two stores", len(asked))
+    generator = LlamaGenerator.load(installed_model(real_settings, "llm"), n_ctx=4096, n_threads=2)
+    answers = []
+    for r in (ra, rb):
+        pipeline = Pipeline.from_settings(embedded, r, generator)
+        answers.append([pipeline.ask(q["question"]).text for q in items[:8]])
+    assert answers[0] == answers[1]
+    tally.add("seeds answers compared across the two stores", 8)
