@@ -12,6 +12,7 @@ SIGKILL trials rely on what a real server keeps.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import grp
 import importlib.util
 import os
@@ -80,6 +81,16 @@ def _run_as(base: Path) -> dict[str, Any]:
     return options
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """In the server's process, before it runs postgres: shut down at once when the process that started it dies
+    (a test run or a benchmark killed mid-way leaves no server behind). libc is loaded beforehand: nothing is
+    imported between fork and exec."""
+    _LIBC.prctl(1, signal.SIGQUIT)  # PR_SET_PDEATHSIG
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,7 +118,8 @@ def start(timeout: float = 60) -> Server:
         process = subprocess.Popen(
             [pg / "postgres", "-D", base / "data", "-p", str(port), "-c", "listen_addresses=127.0.0.1",
              "-c", f"unix_socket_directories={base}", "-c", "max_connections=200"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **options,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent, **options,
         )  # fmt: skip
     server = Server(base, port, process)
     deadline = time.monotonic() + timeout
