@@ -222,7 +222,8 @@ class PgStore:
             return self._state(conn) is not None
 
     def version(self) -> int | None:
-        with self.connect() as conn:
+        # asked before every question by a following app: a pooled connection, not a new one each time
+        with self.pool().connection() as conn:
             state = self._state(conn)
         return None if state is None else int(state[3])
 
