@@ -26,12 +26,13 @@ SEEDS = CHECKOUT / "seeds"
 class Watch(NoProgress):
     """Progress that looks, while Ray embeds, at every socket this process's children listen on."""
 
-    def __init__(self) -> None:
+    def __init__(self, before: set[int]) -> None:
+        self.before = before  # children started before Ray (the tests' PostgreSQL, say) are not Ray's
         self.addresses: set[str] = set()
         self.ray_processes = 0
 
     def advance(self, n: int = 1) -> None:
-        children = psutil.Process().children(recursive=True)
+        children = [c for c in psutil.Process().children(recursive=True) if c.pid not in self.before]
         self.ray_processes = max(self.ray_processes, len(children))
         for child in children:
             try:
@@ -47,8 +48,12 @@ def loopback(address: str) -> bool:
     return bool((mapped or ip).is_loopback)
 
 
-def ray_leftovers() -> list[str]:
-    return [p.name() for p in psutil.Process().children(recursive=True) if p.is_running()]
+def children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def leftovers(before: set[int]) -> list[str]:
+    return [p.name() for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()]
 
 
 def test_embedding_on_ray_gives_the_single_process_index(real_settings: Settings, tmp_path: Path) -> None:
@@ -57,7 +62,8 @@ def test_embedding_on_ray_gives_the_single_process_index(real_settings: Settings
     spread = single.model_copy(update={"index_dir": tmp_path / "ray"})
     embedder = default_embedder(single)
     indexing.update([SEEDS], embedder, single)
-    watch = Watch()
+    before = children()
+    watch = Watch(before)
     report = indexing.update([SEEDS], embedder, spread, progress=watch, ray="local")
     a, b = store.load(single.index_path), store.load(spread.index_path)
     assert report.embedded == len(a.chunks) > 0
@@ -65,7 +71,7 @@ def test_embedding_on_ray_gives_the_single_process_index(real_settings: Settings
     np.testing.assert_allclose(a.vectors, b.vectors, atol=1e-5)  # one thread an actor, two in the process
     assert watch.ray_processes >= 3 and watch.addresses  # the GCS, the raylet, the workers
     assert all(loopback(a) for a in watch.addresses), watch.addresses
-    assert ray_leftovers() == []  # ray.shutdown stopped them all
+    assert leftovers(before) == []  # ray.shutdown stopped them all
 
 
 def test_rag_index_ray_from_the_command_line_and_without_ray_installed(real_settings: Settings, tmp_path: Path) -> None:
