@@ -48,6 +48,7 @@ class StoreRow:
     p50_ms: float  # embed + search + fuse, per question
     p95_ms: float
     recall_at_10: float | None  # HNSW's dense top 10 against exact search's (postgres only)
+    hnsw_planned: bool | None  # PostgreSQL's plan for the app's own search statement goes through the HNSW index
 
 
 def _dense_top(pg: PgStore, q: np.ndarray, exact: bool) -> list[list[str]]:
@@ -64,6 +65,18 @@ def _dense_top(pg: PgStore, q: np.ndarray, exact: bool) -> list[list[str]]:
         ]  # fmt: skip
 
 
+def _plans_hnsw(pg: PgStore, q: np.ndarray, question: str, wanted: int) -> bool:
+    """Whether the planner takes the HNSW index for the search statement the app runs (`PgIndex.candidates`)."""
+    from rag.pgstore import CANDIDATES, POOL_TOP, QUERY_TERMS, PgIndex, terms, vector_text
+
+    counts, _ = terms(question)
+    with pg.pool().connection() as conn:
+        params = PgIndex._weights(conn.execute(QUERY_TERMS, (list(counts),)).fetchall(), counts)
+        params |= {"wanted": wanted, "q": vector_text(q)}
+        plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + CANDIDATES.format(pool=POOL_TOP), params))
+    return "rag_chunks_hnsw" in plan
+
+
 def measure(data: Path, size: int, embedder: Embedder, questions: list[str], repeats: int, url: str) -> list[StoreRow]:
     chunks, vectors, kind = collection(data, size, embedder.dim, None)
     documents = [Document(d, d, d, None, None, "", "") for d in dict.fromkeys(c.doc_id for c in chunks)]
@@ -76,24 +89,29 @@ def measure(data: Path, size: int, embedder: Embedder, questions: list[str], rep
             store.write(Path(tmp) / "index", settings, documents, chunks, vectors)
             took = time.perf_counter() - started
             ms = timings(Retriever(store.load(Path(tmp) / "index"), embedder), questions, repeats)
-            rows.append(_row("folder", hnsw, len(chunks), kind, took, ms, None))
+            rows.append(_row("folder", hnsw, len(chunks), kind, took, ms, None, None))
             pg = PgStore(url)
             started = time.perf_counter()
             pg.commit(Change(settings, {}, documents, chunks, vectors), None)
             took = time.perf_counter() - started
-            ms = timings(Retriever(pg.load(), embedder), questions, repeats)
+            retriever = Retriever(pg.load(), embedder)
+            ms = timings(retriever, questions, repeats)
             recall = (
                 recall_at_10(np.array(_dense_top(pg, q, True)), np.array(_dense_top(pg, q, False))) if hnsw else None
             )
-            rows.append(_row("postgres", hnsw, len(chunks), kind, took, ms, recall))
+            planned = _plans_hnsw(pg, q[0], questions[0], retriever.candidates) if hnsw else None
+            rows.append(_row("postgres", hnsw, len(chunks), kind, took, ms, recall, planned))
             print(rows[-2], rows[-1], sep="\n", flush=True)
     return rows
 
 
-def _row(where: str, hnsw: bool, size: int, kind: str, took: float, ms: list[float], recall: float | None) -> StoreRow:
+def _row(
+    where: str, hnsw: bool, size: int, kind: str, took: float, ms: list[float],
+    recall: float | None, planned: bool | None,
+) -> StoreRow:  # fmt: skip
     p50, p95 = (round(float(np.percentile(ms, p)), 1) for p in (50, 95))
     return StoreRow(
-        where, "hnsw" if hnsw else "exact", size, kind, round(took, 1), round(size / took), p50, p95, recall
+        where, "hnsw" if hnsw else "exact", size, kind, round(took, 1), round(size / took), p50, p95, recall, planned
     )
 
 

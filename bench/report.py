@@ -210,6 +210,7 @@ SECTIONS: dict[str, tuple[str, list[Column]]] = {
             ("p50_ms", lambda r: r.p50_ms),
             ("p95_ms", lambda r: r.p95_ms),
             ("hnsw recall@10", lambda r: r.recall_at_10),
+            ("hnsw in plan", lambda r: r.hnsw_planned),
         ],
     ),
     "cluster": (
