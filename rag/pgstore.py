@@ -429,12 +429,13 @@ class PgIndex:
     def _weights(found: list[tuple[Any, ...]], counts: Counter[str]) -> dict[str, Any]:
         """The BM25 parameters of `CANDIDATES` for a query's terms found in the index (id, term, df, chunks,
         tokens): Okapi BM25 as `rag.lexical.BM25` computes it, a term counted as often as the query has it."""
-        ids, weights, c, d = [], [], K1 * (1 - B), 0.0
-        for term_id, term, df, n, tokens in found:
+        ids, weights = [], []
+        for term_id, term, df, n, _ in found:
             idf = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
             ids.append(term_id)
             weights.append(counts[term] * idf * (K1 + 1) * (BIGRAM_WEIGHT if " " in term else 1.0))
-            d = K1 * B / max(tokens / max(n, 1), 1e-9)
+        chunks, tokens = found[0][3:] if found else (1, 1)
+        c, d = K1 * (1 - B), K1 * B / max(tokens / max(chunks, 1), 1e-9)  # the length norm, over the mean length
         return {"ids": ids, "weights": weights, "c": c, "d": d}
 
     def chunks_by_id(self, ids: Collection[str]) -> dict[str, Chunk]:
